@@ -1,0 +1,63 @@
+"""The pure flow engine: flows in, events out. No Telegram, no database, no clock.
+
+Hosts (the console, the Telegram adapter, the tests) load flows, keep one `FlowMachine` per flow
+revision, and call `step` with the stored state, the volunteer's input and the current time.
+"""
+
+from bot.engine.events import (
+    AnswerRecorded,
+    EscalationRequested,
+    Event,
+    FlagRaised,
+    InputRejected,
+    MsgCreated,
+    Prompt,
+    SessionEnded,
+    SessionResumed,
+    SessionStarted,
+    WentBack,
+)
+from bot.engine.flow import Flag, Flow, InputType, Level, Node, NodeKind, Option
+from bot.engine.inputs import Answer, Back, Input, Resume, Start
+from bot.engine.loader import SPEC_VERSION, FlowError, FlowLoadError, load_flow_file, load_flow_text, load_flows
+from bot.engine.machine import FlowMachine
+from bot.engine.state import OpenFlag, SessionState, SessionStatus
+from bot.engine.step import StepResult, step
+
+__all__ = [
+    "SPEC_VERSION",
+    "Answer",
+    "AnswerRecorded",
+    "Back",
+    "EscalationRequested",
+    "Event",
+    "Flag",
+    "FlagRaised",
+    "Flow",
+    "FlowError",
+    "FlowLoadError",
+    "FlowMachine",
+    "Input",
+    "InputRejected",
+    "InputType",
+    "Level",
+    "MsgCreated",
+    "Node",
+    "NodeKind",
+    "OpenFlag",
+    "Option",
+    "Prompt",
+    "Resume",
+    "SessionEnded",
+    "SessionResumed",
+    "SessionStarted",
+    "SessionState",
+    "SessionStatus",
+    "Start",
+    "StepResult",
+    "WentBack",
+    "load_flow_file",
+    "load_flow_text",
+    "load_flows",
+    "step",
+]

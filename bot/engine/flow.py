@@ -1,0 +1,168 @@
+"""A loaded flow: nodes, routes and the risk flags it declares.
+
+These are plain immutable values. The loader builds them from YAML and checks them; the machine and
+the step function only read them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Mapping
+
+__all__ = [
+    "Flag",
+    "Flow",
+    "InputSpec",
+    "InputType",
+    "Level",
+    "Node",
+    "NodeKind",
+    "Option",
+    "Route",
+    "YES_NO_OPTIONS",
+]
+
+
+class Level(str, enum.Enum):
+    """Urgency of a risk flag; P0 is an emergency, P3 routine (see the risk matrix)."""
+
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent level; smaller ranks sort first."""
+        return int(self.value[1])
+
+    @property
+    def needs_escalation(self) -> bool:
+        """P0 and P1 must reach a human social worker before the call ends."""
+        return self.rank <= 1
+
+    @classmethod
+    def most_urgent(cls, levels: "list[Level] | tuple[Level, ...]") -> "Level | None":
+        return min(levels, key=lambda level: level.rank) if levels else None
+
+
+class NodeKind(str, enum.Enum):
+    SAY = "say"
+    ASK = "ask"
+    FLAG = "flag"
+    ESCALATE = "escalate"
+    END = "end"
+
+    @property
+    def waits_for_input(self) -> bool:
+        return self is NodeKind.ASK
+
+
+class InputType(str, enum.Enum):
+    CHOICE = "choice"
+    YES_NO = "yes_no"
+    TEXT = "text"
+    NUMBER = "number"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One answer of a choice question: a stable key and its label in the source language."""
+
+    key: str
+    label: str
+
+
+def N_(msgid: str) -> str:
+    """Marks a source text for extraction; it is translated where it is shown."""
+    return msgid
+
+
+# Labels are msgids, translated like every other flow text.
+YES_NO_OPTIONS: tuple[Option, ...] = (Option("yes", N_("Yes")), Option("no", N_("No")))
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    type: InputType
+    options: tuple[Option, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    max_length: int = 1000
+
+    def option(self, key: str) -> Option | None:
+        return next((option for option in self.options if option.key == key), None)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where an answer leads. ``match`` is an option key, a comparison such as ``< 18``, or ``else``."""
+
+    match: str
+    target: str
+
+    @property
+    def is_default(self) -> bool:
+        return self.match == "else"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A risk flag declared by a flow, with its level and the guidance the volunteer sees."""
+
+    id: str
+    level: Level
+    label: str
+    guidance: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    kind: NodeKind
+    line: int
+    text: str | None = None
+    input: InputSpec | None = None
+    routes: tuple[Route, ...] = ()
+    flag: str | None = None
+    outcome: str | None = None
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(route.target for route in self.routes)
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    revision: int
+    spec_version: int
+    title: str
+    start: str
+    nodes: Mapping[str, Node]
+    flags: Mapping[str, Flag]
+    source: str = ""
+    checksum: str = ""
+    line: int = 1
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.id, self.revision)
+
+    def node(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+    def texts(self) -> list[tuple[str, int, str]]:
+        """Every translatable text as (msgid, line, node id); the extractor and the checks use it."""
+        found: list[tuple[str, int, str]] = [(self.title, self.line, "")]
+        for flag in self.flags.values():
+            found.append((flag.label, flag.line, f"flag:{flag.id}"))
+            found.append((flag.guidance, flag.line, f"flag:{flag.id}"))
+        for node in self.nodes.values():
+            if node.text:
+                found.append((node.text, node.line, node.id))
+            if node.input is not None and node.input.type is InputType.CHOICE:
+                found.extend((option.label, node.line, node.id) for option in node.input.options)
+        return found

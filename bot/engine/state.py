@@ -1,0 +1,89 @@
+"""The state of one case session: a JSON document the storage keeps between steps."""
+
+from __future__ import annotations
+
+import copy
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["OpenFlag", "SessionState", "SessionStatus"]
+
+
+class SessionStatus(str, enum.Enum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+@dataclass
+class OpenFlag:
+    """A risk flag raised in this session. Going back never lowers it; only a recorded override may."""
+
+    flag: str
+    level: str
+    node: str
+    raised_at: str
+    escalated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flag": self.flag,
+            "level": self.level,
+            "node": self.node,
+            "raised_at": self.raised_at,
+            "escalated": self.escalated,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OpenFlag":
+        return cls(data["flag"], data["level"], data["node"], data["raised_at"], bool(data.get("escalated", False)))
+
+
+@dataclass
+class SessionState:
+    flow: str
+    revision: int
+    node: str
+    status: SessionStatus = SessionStatus.ACTIVE
+    answers: dict[str, Any] = field(default_factory=dict)
+    # Questions asked, oldest first; the last one is the question now open. "Back" pops it.
+    history: list[str] = field(default_factory=list)
+    flags: list[OpenFlag] = field(default_factory=list)
+    outcome: str | None = None
+    step: int = 0
+
+    def flag(self, flag_id: str) -> OpenFlag | None:
+        return next((flag for flag in self.flags if flag.flag == flag_id), None)
+
+    def unescalated(self) -> list[OpenFlag]:
+        return [flag for flag in self.flags if not flag.escalated]
+
+    def copy(self) -> "SessionState":
+        return copy.deepcopy(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "revision": self.revision,
+            "node": self.node,
+            "status": self.status.value,
+            "answers": dict(self.answers),
+            "history": list(self.history),
+            "flags": [flag.to_dict() for flag in self.flags],
+            "outcome": self.outcome,
+            "step": self.step,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SessionState":
+        return cls(
+            flow=data["flow"],
+            revision=int(data["revision"]),
+            node=data["node"],
+            status=SessionStatus(data.get("status", "active")),
+            answers=dict(data.get("answers", {})),
+            history=list(data.get("history", [])),
+            flags=[OpenFlag.from_dict(flag) for flag in data.get("flags", [])],
+            outcome=data.get("outcome"),
+            step=int(data.get("step", 0)),
+        )
