@@ -18,7 +18,7 @@ from bot.engine.events import (
     WentBack,
 )
 from bot.engine.flow import Flag, Flow, InputType, Level, Node, NodeKind, Option
-from bot.engine.inputs import Answer, Back, Input, Resume, Start
+from bot.engine.inputs import Answer, Back, Cancel, Input, Resume, Start
 from bot.engine.loader import SPEC_VERSION, FlowError, FlowLoadError, load_flow_file, load_flow_text, load_flows
 from bot.engine.machine import FlowMachine
 from bot.engine.state import OpenFlag, SessionState, SessionStatus
@@ -29,6 +29,7 @@ __all__ = [
     "Answer",
     "AnswerRecorded",
     "Back",
+    "Cancel",
     "EscalationRequested",
     "Event",
     "Flag",

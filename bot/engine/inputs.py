@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-__all__ = ["Answer", "Back", "Input", "Resume", "Start"]
+__all__ = ["Answer", "Back", "Cancel", "Input", "Resume", "Start"]
 
 
 @dataclass(frozen=True)
@@ -30,4 +30,11 @@ class Resume:
     """Show the open question again, for a volunteer who comes back to an unfinished case."""
 
 
-Input = Union[Start, Answer, Back, Resume]
+@dataclass(frozen=True)
+class Cancel:
+    """Close the case before the flow ends (the caller hung up, the volunteer starts over)."""
+
+    outcome: str = "cancelled"
+
+
+Input = Union[Start, Answer, Back, Resume, Cancel]

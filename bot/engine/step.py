@@ -22,7 +22,7 @@ from bot.engine.events import (
     WentBack,
 )
 from bot.engine.flow import Flow, InputSpec, InputType, Level, Node, NodeKind, N_
-from bot.engine.inputs import Answer, Back, Input, Resume, Start
+from bot.engine.inputs import Answer, Back, Cancel, Input, Resume, Start
 from bot.engine.machine import NEW_STATE, FlowMachine
 from bot.engine.state import OpenFlag, SessionState, SessionStatus
 
@@ -67,6 +67,9 @@ def step(machine: FlowMachine, state: SessionState | None, action: Input, now: d
         return _back(machine, model)
     if isinstance(action, Answer):
         return _answer(machine, model, node, action.value)
+    if isinstance(action, Cancel):
+        model.close(node, action.outcome, None)
+        return model.result()
     raise TypeError(f"unknown input {action!r}")
 
 
@@ -159,7 +162,7 @@ class _Step:
         elif node.kind is NodeKind.ESCALATE:
             self.escalate(node, node.text or "")
         elif node.kind is NodeKind.END:
-            self.end(node)
+            self.close(node, node.outcome or "ended", node.text)
 
     def prompt(self, node: Node) -> None:
         spec = node.input
@@ -194,12 +197,12 @@ class _Step:
             flag.escalated = True
         self.events.append(EscalationRequested(level.value, tuple(flag.flag for flag in pending), node.id, reason))
 
-    def end(self, node: Node) -> None:
+    def close(self, node: Node, outcome: str, text: str | None) -> None:
         if any(Level(flag.level).needs_escalation for flag in self.session.unescalated()):
             # Safety net under the flow check: a P0/P1 flag never closes a case unescalated.
             self.escalate(node, N_("The case ended with a risk flag that had not been escalated."))
-        if node.text:
-            self.events.append(MsgCreated(node.id, node.text))
+        if text:
+            self.events.append(MsgCreated(node.id, text))
         self.session.status = SessionStatus.ENDED
-        self.session.outcome = node.outcome
-        self.events.append(SessionEnded(node.outcome or "ended"))
+        self.session.outcome = outcome
+        self.events.append(SessionEnded(outcome))

@@ -1,0 +1,183 @@
+"""Case service: runs one engine step and stores all it produced in a single transaction.
+
+The session state, the event log, the escalations and every outbox row of a step commit together or
+not at all. Nothing is sent from here: the dispatcher delivers the outbox after commit, so a reply is
+never sent for a step that was not stored, and a stored alert is delivered even after a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from sqlalchemy.orm import Session
+
+from bot.engine import EscalationRequested, Event, Input, SessionState, Start, step
+from bot.engine.machine import FlowMachine
+from bot.i18n import translator
+from bot.library import FlowLibrary
+from bot.render import AlertFacts, alert_payload, volunteer_payload
+from storage import (
+    CaseSession,
+    Database,
+    append_events,
+    create_case,
+    enqueue,
+    find_open_case,
+    lock_case,
+    open_escalation,
+    save_state,
+)
+
+__all__ = ["CaseNotFound", "CaseService", "CaseSummary", "StepOutcome", "utcnow"]
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    id: str
+    case_code: str
+    node: str
+    status: str
+    language: str
+    flow_id: str
+    flow_revision: int
+    step: int
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    case: CaseSummary
+    events: tuple[Event, ...]
+    alert_codes: tuple[str, ...]
+
+    @property
+    def ended(self) -> bool:
+        return self.case.status == "ended"
+
+
+class CaseService:
+    def __init__(
+        self,
+        database: Database,
+        library: FlowLibrary,
+        *,
+        start_flow: str,
+        supervisor_language: str,
+        alert_recipients: Sequence[str] = ("supervisors",),
+        clock: Clock = utcnow,
+    ) -> None:
+        self.database = database
+        self.library = library
+        self.start_flow = start_flow
+        self.supervisor_language = supervisor_language
+        self.alert_recipients = tuple(alert_recipients)
+        self.clock = clock
+        library.latest(start_flow)  # fail at start-up, not on the first call, if the flow is missing
+
+    def register_flows(self) -> list[str]:
+        with self.database.transaction() as session:
+            return self.library.register(session, self.clock())
+
+    def open_case(self, volunteer: str, language: str, volunteer_name: str | None = None) -> StepOutcome:
+        now = self.clock()
+        machine = self.library.latest(self.start_flow)
+        result = step(machine, None, Start(), now)
+        with self.database.transaction() as session:
+            case = create_case(
+                session,
+                volunteer=volunteer,
+                language=language,
+                flow_id=machine.flow.id,
+                flow_revision=machine.flow.revision,
+                state=result.state.to_dict(),
+                now=now,
+            )
+            return self._store(session, case, machine, result.state, result.events, now, volunteer_name or volunteer)
+
+    def act(self, case_id: str, action: Input, volunteer_name: str | None = None) -> StepOutcome:
+        now = self.clock()
+        with self.database.transaction() as session:
+            case = lock_case(session, case_id)
+            if case is None:
+                raise CaseNotFound(case_id)
+            machine = self.library.machine(session, case.flow_id, case.flow_revision)
+            result = step(machine, SessionState.from_dict(case.state), action, now)
+            return self._store(session, case, machine, result.state, result.events, now, volunteer_name or case.volunteer)
+
+    def unfinished_case(self, volunteer: str) -> CaseSummary | None:
+        with self.database.transaction() as session:
+            case = find_open_case(session, volunteer)
+            return _summary(case) if case is not None else None
+
+    def _store(
+        self,
+        session: Session,
+        case: CaseSession,
+        machine: FlowMachine,
+        state: SessionState,
+        events: tuple[Event, ...],
+        now: datetime,
+        volunteer_name: str,
+    ) -> StepOutcome:
+        flow = machine.flow
+        save_state(session, case, state.to_dict(), now)
+        records: list[tuple[str, dict]] = [(event.type, event.payload()) for event in events]
+        alert_codes: dict[int, str] = {}
+        for index, event in enumerate(events):
+            if not isinstance(event, EscalationRequested):
+                continue
+            escalation = open_escalation(
+                session,
+                case,
+                level=event.level,
+                flags=list(event.flags),
+                reason=event.reason,
+                node=event.node,
+                now=now,
+            )
+            alert_codes[index] = escalation.alert_code
+            records.append(("escalation_opened", {"alert_code": escalation.alert_code, "level": event.level}))
+            facts = AlertFacts(
+                alert_code=escalation.alert_code,
+                case_code=case.case_code,
+                level=event.level,
+                flag_labels=tuple(flow.flags[flag].label for flag in event.flags if flag in flow.flags),
+                reason=event.reason,
+                flow_title=flow.title,
+                node=event.node,
+                volunteer_name=volunteer_name,
+            )
+            payload = alert_payload(facts, translator(self.supervisor_language))
+            for recipient in self.alert_recipients:
+                enqueue(session, kind="alert", recipient=recipient, payload=payload, now=now, case_id=case.id)
+                records.append(("alert_queued", {"alert_code": escalation.alert_code, "recipient": recipient}))
+        append_events(session, case, records, now)
+        message = volunteer_payload(events, translator(case.language), flow, case.case_code, state.step, alert_codes)
+        if message is not None:
+            enqueue(session, kind="message", recipient=f"volunteer:{case.volunteer}", payload=message, now=now, case_id=case.id)
+        return StepOutcome(_summary(case), events, tuple(alert_codes.values()))
+
+
+def _summary(case: CaseSession) -> CaseSummary:
+    state = case.state
+    return CaseSummary(
+        id=case.id,
+        case_code=case.case_code,
+        node=str(state.get("node")),
+        status=case.status,
+        language=case.language,
+        flow_id=case.flow_id,
+        flow_revision=case.flow_revision,
+        step=int(state.get("step", 0)),
+    )

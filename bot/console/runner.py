@@ -1,0 +1,153 @@
+"""The console runner: the same case service and outbox as Telegram, in a terminal.
+
+One input per line, so a scripted conversation can be piped in. Choices are numbered; a choice is
+taken by its number or its label. End of input ends the program cleanly, and the case stays stored
+to be resumed next time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from bot.cases import CaseService, CaseSummary, StepOutcome
+from bot.console.sender import ConsoleSender
+from bot.dispatch import Dispatcher
+from bot.engine import Answer, Back, Cancel, Input, Resume
+from bot.i18n import N_, Translator
+
+__all__ = ["ConsoleRunner", "to_answer"]
+
+YES_WORDS = {"y", "ya", "iya", "yes", "yup"}
+NO_WORDS = {"n", "no", "t", "tidak", "tdk", "enggak", "nggak", "gak", "ga"}
+HELP = N_(
+    "Commands: /back (previous question), /cancel (close this case), /new (new case after one is closed), "
+    "/help, /quit. Answer a choice with its number or its label."
+)
+
+
+def to_answer(line: str, prompt: dict[str, Any] | None) -> str:
+    """Map what was typed to an answer key: an option number, a label, or yes/no in either language."""
+    if not prompt or prompt.get("type") not in ("choice", "yes_no"):
+        return line
+    options = prompt.get("options") or []
+    if line.isdigit() and 1 <= int(line) <= len(options):
+        return str(options[int(line) - 1]["key"])
+    typed = line.casefold()
+    for option in options:
+        if typed in (str(option["label"]).casefold(), str(option["key"]).casefold()):
+            return str(option["key"])
+    if prompt.get("type") == "yes_no":
+        if typed in YES_WORDS:
+            return "yes"
+        if typed in NO_WORDS:
+            return "no"
+    return line
+
+
+class ConsoleRunner:
+    def __init__(
+        self,
+        service: CaseService,
+        stdin: TextIO,
+        stdout: TextIO,
+        translator: Translator,
+        volunteer: str = "console",
+    ) -> None:
+        self.service = service
+        self.stdin = stdin
+        self.out = stdout
+        self.translator = translator
+        self.volunteer = volunteer
+        self.sender = ConsoleSender(stdout, translator)
+        self.dispatcher = Dispatcher(service.database, self.sender, service.clock)
+        self.case: CaseSummary | None = None
+        self.interactive = stdin.isatty()
+
+    def say(self, msgid: str, **params: Any) -> None:
+        self.out.write(self.translator.text(msgid, **params) + "\n")
+        self.out.flush()
+
+    def run(self) -> int:
+        # Messages a crash left in the outbox go out before anything new happens.
+        self.deliver()
+        unfinished = self.service.unfinished_case(self.volunteer)
+        if unfinished is not None:
+            if not self.offer_resume(unfinished):
+                return 0
+        else:
+            self.record(self.service.open_case(self.volunteer, self.translator.language))
+        while True:
+            line = self.read_line()
+            if line is None:
+                break
+            if not line:
+                continue
+            if line == "/quit":
+                break
+            self.handle(line)
+        if self.case is not None and self.case.status == "active":
+            self.say(N_("End of input. Case {case_code} is saved; start the console again to resume it."), case_code=self.case.case_code)
+        return 0
+
+    def offer_resume(self, unfinished: CaseSummary) -> bool:
+        self.say(N_("Case {case_code} was not finished. Resume it?"), case_code=unfinished.case_code)
+        self.say(N_("  1. Resume it"))
+        self.say(N_("  2. Close it and start a new case"))
+        while True:
+            line = self.read_line()
+            if line is None:
+                return False
+            choice = to_answer(line, {"type": "yes_no", "options": [{"key": "yes", "label": "1"}, {"key": "no", "label": "2"}]})
+            if choice in ("1", "yes"):
+                self.case = unfinished
+                self.act(Resume())
+                return True
+            if choice in ("2", "no"):
+                self.case = unfinished
+                self.act(Cancel("abandoned"))
+                self.record(self.service.open_case(self.volunteer, self.translator.language))
+                return True
+            self.say(N_("Please answer 1 or 2."))
+
+    def handle(self, line: str) -> None:
+        if line == "/help":
+            self.say(HELP)
+        elif line == "/new":
+            if self.case is not None and self.case.status == "active":
+                self.say(N_("Case {case_code} is still open. Close it with /cancel first."), case_code=self.case.case_code)
+            else:
+                self.record(self.service.open_case(self.volunteer, self.translator.language))
+        elif self.case is None or self.case.status != "active":
+            self.say(N_("There is no open case. Type /new to open one."))
+        elif line == "/back":
+            self.act(Back())
+        elif line == "/cancel":
+            self.act(Cancel())
+        elif line.startswith("/"):
+            self.say(N_("Unknown command {command}."), command=line.split()[0])
+            self.say(HELP)
+        else:
+            self.act(Answer(to_answer(line, self.sender.prompt)))
+
+    def act(self, action: Input) -> None:
+        assert self.case is not None
+        self.record(self.service.act(self.case.id, action))
+
+    def record(self, outcome: StepOutcome) -> None:
+        self.case = outcome.case
+        self.deliver()
+        if outcome.ended:
+            self.say(N_("Type /new to open a new case, or end the input to quit."))
+
+    def deliver(self) -> None:
+        while self.dispatcher.deliver_pending().sent:
+            pass
+
+    def read_line(self) -> str | None:
+        if self.interactive:
+            self.out.write("> ")
+            self.out.flush()
+        line = self.stdin.readline()
+        if not line:
+            return None
+        return line.strip()

@@ -1,0 +1,122 @@
+"""Turns engine events into what people read: one message per step for the volunteer, alerts for supervisors.
+
+Payloads are plain JSON so the outbox can hold them and any adapter (console, Telegram) can show
+them: `text`, and for a question a `prompt` with its options already translated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from bot.engine import (
+    EscalationRequested,
+    Event,
+    FlagRaised,
+    Flow,
+    InputRejected,
+    MsgCreated,
+    SessionEnded,
+    SessionResumed,
+    SessionStarted,
+    WentBack,
+)
+from bot.i18n import N_, Translator
+
+__all__ = ["AlertFacts", "alert_payload", "volunteer_payload"]
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """What a supervisor's alert may say. Never the caller's identity, never free-text answers."""
+
+    alert_code: str
+    case_code: str
+    level: str
+    flag_labels: tuple[str, ...]
+    reason: str
+    flow_title: str
+    node: str
+    volunteer_name: str
+
+
+def volunteer_payload(
+    events: Iterable[Event],
+    translator: Translator,
+    flow: Flow,
+    case_code: str,
+    step: int,
+    alert_codes: dict[int, str] | None = None,
+) -> dict[str, Any] | None:
+    """The one message a step sends the volunteer, or None when there is nothing to say."""
+    _ = translator.text
+    parts: list[str] = []
+    prompt: dict[str, Any] | None = None
+    alert_codes = alert_codes or {}
+    for index, event in enumerate(events):
+        if isinstance(event, SessionStarted):
+            parts.append(_(N_("New case {case_code} opened."), case_code=case_code))
+        elif isinstance(event, SessionResumed):
+            parts.append(_(N_("Resuming case {case_code}."), case_code=case_code))
+        elif isinstance(event, WentBack):
+            parts.append(_(N_("Back to the previous question.")))
+        elif isinstance(event, InputRejected):
+            parts.append(_(event.reason, **event.params))
+        elif isinstance(event, FlagRaised):
+            parts.append(
+                _(N_("⚠️ Risk flag {level}: {label}"), level=event.level, label=_(event.label)) + "\n" + _(event.guidance)
+            )
+        elif isinstance(event, EscalationRequested):
+            parts.append(
+                _(
+                    N_("🚨 A supervisor has been alerted ({level}, alert {alert_code}). Act on the guidance now; do not wait."),
+                    level=event.level,
+                    alert_code=alert_codes.get(index, "?"),
+                )
+            )
+        elif isinstance(event, MsgCreated):
+            text = _(event.text)
+            if event.prompt is not None:
+                prompt = _prompt(event, translator, step)
+                previous = prompt.get("previous_label")
+                if previous is not None:
+                    text += "\n" + _(N_("(Recorded earlier: {answer})"), answer=previous)
+            parts.append(text)
+        elif isinstance(event, SessionEnded):
+            parts.append(_(N_("Case {case_code} is closed."), case_code=case_code))
+    if not parts:
+        return None
+    return {"text": "\n\n".join(parts), "prompt": prompt, "case_code": case_code, "flow": flow.id}
+
+
+def _prompt(event: MsgCreated, translator: Translator, step: int) -> dict[str, Any]:
+    assert event.prompt is not None
+    spec = event.prompt
+    options = [{"key": key, "label": translator.text(label)} for key, label in spec.options]
+    previous = spec.previous_answer
+    if previous is not None and options:
+        previous = next((option["label"] for option in options if option["key"] == previous), previous)
+    return {
+        "node": event.node,
+        "type": spec.type,
+        "options": options,
+        "min": spec.minimum,
+        "max": spec.maximum,
+        "step": step,
+        "previous_label": None if previous is None else str(previous),
+    }
+
+
+def alert_payload(facts: AlertFacts, translator: Translator) -> dict[str, Any]:
+    _ = translator.text
+    flags = ", ".join(_(label) for label in facts.flag_labels) or _(N_("none (asked by the volunteer)"))
+    lines = [
+        _(N_("🚨 {level} alert {alert_code} · case {case_code}"), level=facts.level, alert_code=facts.alert_code, case_code=facts.case_code),
+        _(N_("Flags: {flags}"), flags=flags),
+        _(N_("Reason: {reason}"), reason=_(facts.reason)),
+        _(N_("Stage: {flow} › {node}"), flow=_(facts.flow_title), node=facts.node),
+        _(N_("Volunteer: {name}"), name=facts.volunteer_name),
+    ]
+    return {"text": "\n".join(lines), "alert_code": facts.alert_code, "case_code": facts.case_code, "level": facts.level}
