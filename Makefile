@@ -24,8 +24,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(LOCALES)/%/LC_MESSAGES/messages.mo: $(LOCALES)/%/LC_MESSAGES/messages.po $(STAMP)
-	$(BIN)/pybabel compile --statistics --use-fuzzy=false -D messages -i $< -o $@ 2>&1 | sed 's/^/  /' || true
-	@test -f $@ || $(BIN)/pybabel compile -D messages -i $< -o $@
+	$(BIN)/pybabel compile -D messages -i $< -o $@
 
 catalogs: $(MO_FILES)
 
@@ -50,8 +49,8 @@ bench: $(STAMP) catalogs
 
 # Extract flow and program texts, merge them into every catalog, compile.
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -o $(LOCALES)/messages.pot .
-	$(BIN)/pybabel update -D messages -i $(LOCALES)/messages.pot -d $(LOCALES) --no-location --omit-header=false
+	$(BIN)/pybabel extract -F babel.cfg --no-location --no-wrap --sort-output --project=Pendamping -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update -D messages -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap
 	$(MAKE) catalogs
 
 clean:

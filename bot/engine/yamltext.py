@@ -7,11 +7,26 @@ keeps both the line and the duplicate check.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
 __all__ = ["LinedMap", "YamlSyntaxError", "parse"]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false. YAML 1.1 also reads yes, no, on and off
+    as booleans, which turns an answer label such as `Yes` into True."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 class YamlSyntaxError(ValueError):
@@ -34,7 +49,7 @@ class LinedMap(dict[str, Any]):
 def parse(text: str) -> Any:
     """Parse one YAML document into dicts (as LinedMap), lists and scalars."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -65,7 +80,7 @@ def _convert(node: yaml.Node) -> Any:
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item) for item in node.value]
     # Scalars: let the safe constructor resolve ints, bools and nulls the usual way.
-    constructor = yaml.SafeLoader("")
+    constructor = _Loader("")
     try:
         return constructor.construct_object(node, deep=True)
     finally:
