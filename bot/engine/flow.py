@@ -101,6 +101,7 @@ class Route:
 
     match: str
     target: str
+    line: int = 0
 
     @property
     def is_default(self) -> bool:

@@ -266,16 +266,16 @@ class _FlowBuilder:
             if not isinstance(spec, LinedMap):
                 self.error(node_line, "a node must be a mapping", node_id)
                 continue
-            node = self.node(node_id, spec, flags)
+            node = self.node(node_id, spec, flags, node_line)
             if node is not None:
                 nodes[node_id] = node
         return nodes
 
-    def node(self, node_id: str, spec: LinedMap, flags: dict[str, Flag]) -> Node | None:
+    def node(self, node_id: str, spec: LinedMap, flags: dict[str, Flag], line: int) -> Node | None:
         kinds = [key for key in spec if key in NODE_KINDS]
         if len(kinds) != 1:
             found = ", ".join(kinds) or "none"
-            self.error(spec.line, f"a node needs exactly one of {_names(NODE_KINDS)} (found {found})", node_id)
+            self.error(line, f"a node needs exactly one of {_names(NODE_KINDS)} (found {found})", node_id)
             return None
         kind = NodeKind(kinds[0])
         allowed = KEYS_BY_KIND[kind]
@@ -284,29 +284,29 @@ class _FlowBuilder:
                 self.error(spec.line_of(key), f"unknown key '{key}' for a {kind.value} node (allowed: {_names(allowed)})", node_id)
         if kind is NodeKind.SAY:
             text = self.text(spec, "say", node_id)
-            return Node(node_id, kind, spec.line, text=text, routes=self.single_route(spec, node_id))
+            return Node(node_id, kind, line, text=text, routes=self.single_route(spec, node_id))
         if kind is NodeKind.FLAG:
             flag = spec.get("flag")
             if flag not in flags:
                 self.error(spec.line_of("flag"), f"unknown flag {flag!r}; declare it under flags:", node_id)
-            return Node(node_id, kind, spec.line, flag=str(flag), routes=self.single_route(spec, node_id))
+            return Node(node_id, kind, line, flag=str(flag), routes=self.single_route(spec, node_id))
         if kind is NodeKind.ESCALATE:
             reason = self.text(spec, "escalate", node_id)
-            return Node(node_id, kind, spec.line, text=reason, routes=self.single_route(spec, node_id))
+            return Node(node_id, kind, line, text=reason, routes=self.single_route(spec, node_id))
         if kind is NodeKind.END:
             outcome = self.slug(spec, "end", node_id)
             text = self.text(spec, "text", node_id) if "text" in spec else None
-            return Node(node_id, kind, spec.line, text=text, outcome=outcome)
-        return self.question(node_id, spec)
+            return Node(node_id, kind, line, text=text, outcome=outcome)
+        return self.question(node_id, spec, line)
 
     def single_route(self, spec: LinedMap, node_id: str) -> tuple[Route, ...]:
         target = spec.get("next")
         if not isinstance(target, str):
             self.error(spec.line_of("next"), "next must name the node that follows", node_id)
             return ()
-        return (Route("else", target),)
+        return (Route("else", target, spec.line_of("next")),)
 
-    def question(self, node_id: str, spec: LinedMap) -> Node | None:
+    def question(self, node_id: str, spec: LinedMap, line: int) -> Node | None:
         try:
             input_type = InputType(spec.get("ask"))
         except ValueError:
@@ -318,7 +318,7 @@ class _FlowBuilder:
         if input_spec is None:
             return None
         routes = self.question_routes(node_id, spec, input_spec)
-        return Node(node_id, NodeKind.ASK, spec.line, text=text, input=input_spec, routes=routes)
+        return Node(node_id, NodeKind.ASK, line, text=text, input=input_spec, routes=routes)
 
     def input_spec(self, node_id: str, spec: LinedMap, input_type: InputType) -> InputSpec | None:
         if input_type is InputType.YES_NO:
@@ -355,7 +355,7 @@ class _FlowBuilder:
     def question_routes(self, node_id: str, spec: LinedMap, input_spec: InputSpec) -> tuple[Route, ...]:
         raw = spec.get("next")
         if isinstance(raw, str):
-            return (Route("else", raw),)
+            return (Route("else", raw, spec.line_of("next")),)
         if not isinstance(raw, LinedMap) or not raw:
             self.error(spec.line_of("next"), "next must name a node, or map answers to nodes", node_id)
             return ()
@@ -368,7 +368,7 @@ class _FlowBuilder:
             if match != "else" and not self.valid_match(match, input_spec):
                 self.error(line, self.bad_match_message(match, input_spec), node_id)
                 continue
-            routes.append(Route(match, target))
+            routes.append(Route(match, target, line))
         has_default = any(route.is_default for route in routes)
         if input_spec.type in (InputType.CHOICE, InputType.YES_NO) and not has_default:
             routed = {route.match for route in routes}
@@ -401,7 +401,7 @@ class _FlowBuilder:
         for node in nodes.values():
             for route in node.routes:
                 if route.target not in nodes:
-                    self.error(node.line, f"route '{route.match}' leads to unknown node '{route.target}'", node.id)
+                    self.error(route.line or node.line, f"route '{route.match}' leads to unknown node '{route.target}'", node.id)
 
     def check_automatic_cycles(self, nodes: dict[str, Node]) -> None:
         """A loop with no question in it would advance forever; refuse it."""
