@@ -1,0 +1,178 @@
+"""Storage on SQLite and PostgreSQL: migrations, round trips, the outbox protocol, flow revisions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from storage import (
+    Database,
+    DatabaseUrlError,
+    FlowRevisionConflict,
+    append_events,
+    claim_pending,
+    create_case,
+    current_revision,
+    enqueue,
+    escalations_of,
+    events_of,
+    find_open_case,
+    flow_source,
+    head_revision,
+    lock_case,
+    open_escalation,
+    pending_count,
+    record_failure,
+    record_sent,
+    register_flow_revision,
+    release,
+    save_state,
+)
+from storage.models import Base, OutboxMessage
+
+
+def new_case(db: Database, now, volunteer: str = "v1"):
+    with db.transaction() as session:
+        return create_case(
+            session, volunteer=volunteer, language="id", flow_id="demo", flow_revision=1,
+            state={"node": "safe", "status": "active", "answers": {"age": 15}}, now=now,
+        )
+
+
+def test_migrations_reach_head_and_match_the_models(database: Database):
+    assert current_revision(database) == head_revision() is not None
+    with database.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_case_state_and_events_round_trip(database: Database, now):
+    case = new_case(database, now)
+    assert case.case_code.startswith("K-") and len(case.case_code) == 8
+    later = now + timedelta(seconds=5)
+    with database.transaction() as session:
+        row = lock_case(session, case.id)
+        save_state(session, row, {"node": "done", "status": "ended", "answers": {"age": 15, "note": "ok"}}, later)
+        append_events(session, row, [("answer_recorded", {"node": "note", "value": "ok"}), ("session_ended", {"outcome": "completed"})], later)
+    with database.transaction() as session:
+        row = lock_case(session, case.id)
+        assert row.state == {"node": "done", "status": "ended", "answers": {"age": 15, "note": "ok"}}
+        assert (row.status, row.version, row.ended_at, row.updated_at) == ("ended", 2, later, later)
+        assert row.created_at == now and row.created_at.tzinfo is not None
+        events = events_of(session, case.id)
+        assert [(event.seq, event.type, event.payload) for event in events] == [
+            (1, "answer_recorded", {"node": "note", "value": "ok"}),
+            (2, "session_ended", {"outcome": "completed"}),
+        ]
+
+
+def test_find_open_case_returns_the_volunteers_latest_active_case(database: Database, now):
+    first = new_case(database, now)
+    second = new_case(database, now + timedelta(minutes=1))
+    new_case(database, now + timedelta(minutes=2), volunteer="someone else")
+    with database.transaction() as session:
+        assert find_open_case(session, "v1").id == second.id
+        save_state(session, lock_case(session, second.id), {"status": "ended"}, now + timedelta(minutes=3))
+    with database.transaction() as session:
+        assert find_open_case(session, "v1").id == first.id
+        assert find_open_case(session, "nobody") is None
+
+
+def test_a_failed_transaction_leaves_nothing_behind(database: Database, now):
+    case = new_case(database, now)
+    with pytest.raises(RuntimeError):
+        with database.transaction() as session:
+            row = lock_case(session, case.id)
+            save_state(session, row, {"node": "x", "status": "active"}, now)
+            append_events(session, row, [("answer_recorded", {})], now)
+            enqueue(session, kind="message", recipient="volunteer:v1", payload={"text": "hi"}, now=now, case_id=case.id)
+            raise RuntimeError("crash before commit")
+    with database.transaction() as session:
+        row = lock_case(session, case.id)
+        assert row.state["node"] == "safe" and row.version == 0
+        assert events_of(session, case.id) == []
+        assert pending_count(session) == 0
+
+
+def test_outbox_claim_send_and_record(database: Database, now):
+    with database.transaction() as session:
+        for number in range(3):
+            enqueue(session, kind="message", recipient="volunteer:v1", payload={"n": number}, now=now)
+    lease = timedelta(seconds=30)
+    with database.transaction() as session:
+        claimed = claim_pending(session, now, lease)
+    assert [delivery.payload["n"] for delivery in claimed] == [0, 1, 2]
+    with database.transaction() as session:
+        assert claim_pending(session, now + timedelta(seconds=29), lease) == []  # hidden by the lease
+    with database.transaction() as session:
+        record_sent(session, [claimed[0].id], now)
+        record_failure(session, claimed[1].id, "Timeout", now + timedelta(seconds=2))
+        release(session, [claimed[2].id], now + timedelta(seconds=2))
+    with database.transaction() as session:
+        again = claim_pending(session, now + timedelta(seconds=2), lease)
+        assert [delivery.payload["n"] for delivery in again] == [1, 2]
+        assert again[0].attempts == 1
+        assert pending_count(session) == 2
+        failed = session.get(OutboxMessage, claimed[1].id)
+        assert failed.last_error == "Timeout"
+
+
+def test_an_expired_lease_makes_a_claimed_row_due_again(database: Database, now):
+    with database.transaction() as session:
+        enqueue(session, kind="alert", recipient="supervisors", payload={"text": "P0"}, now=now)
+    with database.transaction() as session:
+        [claimed] = claim_pending(session, now, timedelta(seconds=30))
+    # The sender died here: nothing was recorded. After the lease the row is claimed again.
+    with database.transaction() as session:
+        [again] = claim_pending(session, now + timedelta(seconds=31), timedelta(seconds=30))
+    assert again.id == claimed.id
+
+
+def test_escalations_get_unique_alert_codes(database: Database, now):
+    case = new_case(database, now)
+    with database.transaction() as session:
+        row = lock_case(session, case.id)
+        for _ in range(5):
+            open_escalation(session, row, level="P0", flags=["danger"], reason="r", node="n", now=now)
+    with database.transaction() as session:
+        escalations = escalations_of(session, case.id)
+    assert len({escalation.alert_code for escalation in escalations}) == 5
+    assert escalations[0].flags == ["danger"] and escalations[0].status == "open"
+
+
+def test_flow_revisions_are_stored_once_and_guarded(database: Database, now):
+    arguments = dict(flow_id="demo", revision=1, spec_version=1, checksum="a" * 64, source="source one", now=now)
+    with database.transaction() as session:
+        assert register_flow_revision(session, **arguments) is True
+    with database.transaction() as session:
+        assert register_flow_revision(session, **arguments) is False
+        assert flow_source(session, "demo", 1) == "source one"
+        assert flow_source(session, "demo", 2) is None
+    with pytest.raises(FlowRevisionConflict, match="raise its revision number"):
+        with database.transaction() as session:
+            register_flow_revision(session, **{**arguments, "checksum": "b" * 64})
+
+
+def test_sqlite_runs_in_wal_with_full_sync(sqlite_database: Database):
+    with sqlite_database.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_malformed_database_url_is_named():
+    with pytest.raises(DatabaseUrlError, match="DATABASE_URL"):
+        Database("not a url")
+
+
+def test_plain_postgresql_urls_use_the_installed_driver():
+    assert Database("postgresql://u@127.0.0.1:1/x").url.drivername == "postgresql+psycopg"
+
+
+def test_naive_datetimes_are_refused(database: Database, now):
+    with pytest.raises(Exception, match="naive datetime"):
+        new_case(database, now.replace(tzinfo=None))
