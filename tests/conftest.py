@@ -180,3 +180,17 @@ def sqlite_database(tmp_path: Path) -> Iterator[Database]:
     upgrade(db)
     yield db
     db.dispose()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--regen-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden transcripts from the current output instead of comparing (review the diff!)",
+    )
+
+
+@pytest.fixture
+def regen_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--regen-golden")) or os.environ.get("PENDAMPING_REGEN_GOLDEN") == "1"
