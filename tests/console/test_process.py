@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import Database, find_open_case
+from storage import Database, find_open_case, pending_count
 from tests.console.scenarios import SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,3 +100,7 @@ def test_killed_mid_conversation_resumes_at_the_last_stored_step(env):
     # The P0 alert was committed before the kill: it is delivered (again at most once) and not lost.
     assert out.count("[supervisor] 🚨 P0") <= 1
     assert "[supervisor] 🚨 P1" in out
+    database = Database(env["DATABASE_URL"])
+    with database.transaction() as session:
+        assert pending_count(session) == 0  # every committed message, the P0 alert included, went out
+    database.dispose()
