@@ -31,14 +31,10 @@ catalogs: $(MO_FILES)
 migrate: $(STAMP) catalogs
 	$(BIN)/pendamping db upgrade
 
-# The main job: the Telegram bot when a token is configured, the console runner otherwise.
+# The main job: the console runner on the configured database (SQLite by default).
 run: migrate
-	@if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then \
-		exec $(BIN)/pendamping run; \
-	else \
-		echo "TELEGRAM_BOT_TOKEN is not set: starting the console runner (Ctrl-D ends it)."; \
-		exec $(BIN)/pendamping console; \
-	fi
+	@echo "Starting the console runner (Ctrl-D ends it; the open case is kept)."
+	@$(BIN)/pendamping console
 
 test: $(STAMP) catalogs
 	$(BIN)/pendamping flows check --strict

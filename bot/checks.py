@@ -9,7 +9,7 @@ from typing import Iterable, TextIO
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from bot.engine import Flow, FlowLoadError, load_flow_file
+from bot.engine import Flow, FlowError, FlowLoadError, load_flow_file
 from bot.engine.analysis import TELEGRAM_TEXT_LIMIT, analyse
 from bot.i18n import LOCALES_DIR, SOURCE_LANGUAGE, SUPPORTED_LANGUAGES
 
@@ -17,11 +17,8 @@ __all__ = ["CheckWarning", "catalog_findings", "check_paths", "run_check"]
 
 
 @dataclass(frozen=True)
-class CheckWarning:
-    path: str
-    line: int
-    node: str | None
-    message: str
+class CheckWarning(FlowError):
+    """A soft issue: the flow runs, but should not ship like this. Placed like a FlowError."""
 
     def __str__(self) -> str:
         where = f"node '{self.node}': " if self.node else ""

@@ -25,8 +25,6 @@ from bot.i18n import N_, Translator
 
 __all__ = ["AlertFacts", "alert_payload", "volunteer_payload"]
 
-TELEGRAM_TEXT_LIMIT = 4096
-
 
 @dataclass(frozen=True)
 class AlertFacts:

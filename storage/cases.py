@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.models import CaseSession, EventRecord
 
@@ -18,16 +18,20 @@ __all__ = [
     "events_of",
     "find_open_case",
     "lock_case",
-    "new_code",
     "save_state",
+    "unused_code",
 ]
 
 # Crockford-style alphabet without I, L, O, U: codes are read aloud and typed on phones.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def new_code(prefix: str, length: int = 6) -> str:
-    return prefix + "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+def unused_code(session: Session, column: InstrumentedAttribute[str], prefix: str, length: int) -> str:
+    """A random code not yet in `column`. A clash is rare, but would merge two cases or alerts."""
+    while True:
+        code = prefix + "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+        if session.scalar(select(func.count()).where(column == code)) == 0:
+            return code
 
 
 def create_case(
@@ -42,7 +46,7 @@ def create_case(
 ) -> CaseSession:
     case = CaseSession(
         id=str(uuid.uuid4()),
-        case_code=_unused_case_code(session),
+        case_code=unused_code(session, CaseSession.case_code, "K-", 6),
         volunteer=volunteer,
         language=language,
         flow_id=flow_id,
@@ -56,14 +60,6 @@ def create_case(
     session.add(case)
     session.flush()
     return case
-
-
-def _unused_case_code(session: Session) -> str:
-    # 32^6 codes: a clash is rare, but a clash would merge two callers' alerts, so check.
-    while True:
-        code = new_code("K-")
-        if session.scalar(select(func.count()).where(CaseSession.case_code == code)) == 0:
-            return code
 
 
 def lock_case(session: Session, case_id: str) -> CaseSession | None:

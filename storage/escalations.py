@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.cases import new_code
+from storage.cases import unused_code
 from storage.models import CaseSession, Escalation
 
 __all__ = ["escalations_of", "open_escalation"]
@@ -25,7 +25,7 @@ def open_escalation(
 ) -> Escalation:
     escalation = Escalation(
         session_id=case.id,
-        alert_code=_unused_alert_code(session),
+        alert_code=unused_code(session, Escalation.alert_code, "A-", 5),
         level=level,
         flags=flags,
         reason=reason,
@@ -36,13 +36,6 @@ def open_escalation(
     session.add(escalation)
     session.flush()
     return escalation
-
-
-def _unused_alert_code(session: Session) -> str:
-    while True:
-        code = new_code("A-", 5)
-        if session.scalars(select(Escalation.id).where(Escalation.alert_code == code)).first() is None:
-            return code
 
 
 def escalations_of(session: Session, case_id: str) -> list[Escalation]:
