@@ -37,6 +37,7 @@ run: migrate
 	@$(BIN)/pendamping console
 
 test: $(STAMP) catalogs
+	$(BIN)/mypy
 	$(BIN)/pendamping flows check --strict
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -132,7 +132,7 @@ class CaseService:
     ) -> StepOutcome:
         flow = machine.flow
         save_state(session, case, state.to_dict(), now)
-        records: list[tuple[str, dict]] = [(event.type, event.payload()) for event in events]
+        records: list[tuple[str, dict[str, Any]]] = [(event.type, event.payload()) for event in events]
         alert_codes: dict[int, str] = {}
         for index, event in enumerate(events):
             if not isinstance(event, EscalationRequested):

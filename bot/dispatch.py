@@ -69,8 +69,8 @@ class Dispatcher:
         now = self.clock()
         with self.database.transaction() as session:
             record_sent(session, sent, now)
-            for delivery, error in failures:
+            for delivery, reason in failures:
                 retry_at = now + retry_delay(delivery.attempts)
-                record_failure(session, delivery.id, error, retry_at)
+                record_failure(session, delivery.id, reason, retry_at)
                 release(session, blocked[delivery.recipient], retry_at)
         return DeliveryReport(len(sent), len(failures))

@@ -29,16 +29,16 @@ def analyse(flow: Flow) -> list[Finding]:
         if node.id in reachable and not (_reachable(flow, node.id) & ends):
             findings.append(Finding(node.line, node.id, "dead end: no path from here reaches an end node"))
     used = {node.flag for node in flow.nodes.values() if node.flag}
-    for flag in flow.flags.values():
-        if flag.id not in used:
-            findings.append(Finding(flag.line, f"flag:{flag.id}", "flag is declared but no node raises it"))
+    for declared in flow.flags.values():
+        if declared.id not in used:
+            findings.append(Finding(declared.line, f"flag:{declared.id}", "flag is declared but no node raises it"))
     for node in flow.nodes.values():
-        if node.kind is NodeKind.FLAG and node.flag in flow.flags and flow.flags[node.flag].level.needs_escalation:
+        flag = flow.flags.get(node.flag) if node.flag else None
+        if flag is not None and flag.level.needs_escalation:
             path = paths_to_end_without_escalation(flow, node.id)
             if path:
-                level = flow.flags[node.flag].level.value
                 findings.append(
-                    Finding(node.line, node.id, f"{level} flag can reach an end without an escalate node: {' > '.join(path)}")
+                    Finding(node.line, node.id, f"{flag.level.value} flag can reach an end without an escalate node: {' > '.join(path)}")
                 )
     for text, line, where in flow.texts():
         if len(text) > TELEGRAM_TEXT_LIMIT:

@@ -8,7 +8,7 @@ removes the model again (see docs/benchmarks.md for both costs measured in one r
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, cast
 
 from transitions import EventData, Machine
 
@@ -37,7 +37,8 @@ class _Entered:
         self.node = node
 
     def __call__(self, event_data: EventData) -> None:
-        event_data.model.node_entered(self.node)
+        model = cast(StepModel, event_data.model)
+        model.node_entered(self.node)
 
 
 class _RouteMatches:
