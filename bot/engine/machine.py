@@ -1,21 +1,22 @@
 """One `transitions` Machine per loaded flow revision, shared by every session on it.
 
-Building a Machine costs milliseconds; attaching a small model, triggering and removing it costs
-microseconds. So a step attaches a throw-away model that carries the session, fires one trigger and
-removes the model again (see docs/benchmarks.md for both costs measured in one run).
+Building a Machine costs about a millisecond for our flows (and several with transitions' default
+auto-transitions); a step attaches a throw-away model that carries the session, fires a trigger
+and removes the model again, in tens of microseconds (docs/benchmarks.md measures both in one run).
 """
 
 from __future__ import annotations
 
 import threading
+from enum import Enum
 from typing import Any, Callable, Protocol, cast
 
-from transitions import EventData, Machine
+from transitions import EventData, Machine, State
 
 from bot.engine.flow import Flow, Node, NodeKind, Route
 from bot.engine.loader import compare
 
-__all__ = ["NEW_STATE", "FlowMachine", "StepModel", "machine_spec"]
+__all__ = ["NEW_STATE", "FlowMachine", "SharedMachine", "StepModel", "machine_spec"]
 
 # The state a model sits in before `begin`; not a slug, so no node can take the name.
 NEW_STATE = "_new"
@@ -61,6 +62,24 @@ class _RouteMatches:
         return self.route.match
 
 
+class SharedMachine(Machine):
+    """A Machine whose attached models get no convenience methods.
+
+    `add_model` normally binds `is_<state>`, `<trigger>` and `may_<trigger>` partials onto the model
+    for every state and trigger. Steps fire `machine.events[...]` directly and read the state
+    attribute, so those bindings were pure cost: most of a step's time, growing with the flow, and
+    reference cycles between model and partials left for the garbage collector after every step.
+    The model is still registered in `models`, given its state, and removed after the step.
+    """
+
+    def add_model(self, model: Any, initial: str | Enum | State | None = None) -> None:
+        state = initial if initial is not None else self.initial
+        if state is None:
+            raise ValueError("no initial state for the model")
+        self.set_state(state, model=model)
+        self.models.append(model)
+
+
 def machine_spec(flow: Flow) -> dict[str, Any]:
     """States and transitions of a flow, in the form every `transitions` Machine class accepts."""
     states: list[dict[str, Any]] = [{"name": NEW_STATE}]
@@ -79,7 +98,7 @@ def machine_spec(flow: Flow) -> dict[str, Any]:
 class FlowMachine:
     """The compiled form of one flow revision."""
 
-    def __init__(self, flow: Flow, machine_class: Callable[..., Machine] = Machine) -> None:
+    def __init__(self, flow: Flow, machine_class: Callable[..., Machine] = SharedMachine) -> None:
         self.flow = flow
         self.machine = machine_class(
             model=None,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = ["OpenFlag", "SessionState", "SessionStatus"]
@@ -59,7 +58,14 @@ class SessionState:
         return [flag for flag in self.flags if not flag.escalated]
 
     def copy(self) -> "SessionState":
-        return copy.deepcopy(self)
+        # Answers are strings and numbers, so copying the containers is a full copy, at a fraction
+        # of deepcopy's cost (it was an eighth of a step).
+        return replace(
+            self,
+            answers=dict(self.answers),
+            history=list(self.history),
+            flags=[replace(flag) for flag in self.flags],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -30,6 +30,8 @@ __all__ = ["StepResult", "step"]
 
 # A flow cannot loop without a question (the loader refuses that), so this only guards against bugs.
 MAX_AUTOMATIC_NODES = 500
+# How far "back" reaches. A flow that loops would otherwise grow the stored state with every answer.
+HISTORY_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,10 @@ class _Step:
     def node_entered(self, node: Node) -> None:
         self.session.node = node.id
         if node.kind is NodeKind.ASK:
-            self.session.history.append(node.id)
+            history = self.session.history
+            if not history or history[-1] != node.id:
+                history.append(node.id)
+                del history[:-HISTORY_LIMIT]
             self.prompt(node)
         elif node.kind is NodeKind.SAY:
             self.events.append(MsgCreated(node.id, node.text or ""))

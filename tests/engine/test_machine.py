@@ -60,3 +60,18 @@ def test_the_machine_has_a_state_per_node_and_a_start(demo_flow):
     machine = FlowMachine(demo_flow)
     assert set(machine.machine.states) == {"_new", *demo_flow.nodes}
     assert machine.machine.states["done"].final is True
+
+
+def test_attached_models_get_no_convenience_methods(demo_machine, now, mocker):
+    seen = []
+    original = demo_machine.machine.add_model
+
+    def spy(model, initial=None):
+        original(model, initial)
+        seen.append((model, list(demo_machine.machine.models)))
+
+    mocker.patch.object(demo_machine.machine, "add_model", side_effect=spy)
+    step(demo_machine, None, Start(), now)
+    [(model, attached)] = seen
+    assert attached == [model]
+    assert not hasattr(model, "is_safe") and not hasattr(model, "submit") and not hasattr(model, "trigger")

@@ -200,3 +200,41 @@ def test_a_session_on_another_revision_is_refused(demo_machine, now):
     state.revision = 99
     with pytest.raises(ValueError, match="r99"):
         step(demo_machine, state, Answer("yes"), now)
+
+
+LOOP_FLOW = """\
+spec_version: 1
+id: loop
+revision: 1
+title: Loop
+start: again
+flags: {}
+nodes:
+  again:
+    ask: yes_no
+    text: Again?
+    next:
+      yes: other
+      no: done
+  other:
+    ask: yes_no
+    text: Other?
+    next:
+      yes: again
+      no: other
+  done:
+    end: completed
+"""
+
+
+def test_history_stays_bounded_in_a_looping_flow(now):
+    from bot.engine import load_flow_text
+    from bot.engine.step import HISTORY_LIMIT
+
+    machine = FlowMachine(load_flow_text(LOOP_FLOW, "loop.yaml"))
+    result = step(machine, None, Start(), now)
+    for _ in range(3 * HISTORY_LIMIT):
+        result = step(machine, result.state, Answer("yes"), now)
+    assert len(result.state.history) == HISTORY_LIMIT
+    repeated = step(machine, result.state, Answer("yes"), now)
+    assert step(machine, repeated.state, Answer("no"), now).state.history == repeated.state.history
