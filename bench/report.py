@@ -1,0 +1,271 @@
+"""Results of one run, their targets, and the two ways to show them: a terminal table and docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bench.durable import DurableResult
+from bench.engine import EngineResult
+from bench.host import Host
+from bench.memory import MemoryResult
+from bench.timing import Summary
+
+__all__ = ["Check", "Results", "checks", "markdown_report", "text_report"]
+
+ENGINE_MEDIAN_MS = 0.2
+SHARED_RATIO = 30.0
+DURABLE_P99_MS = 5.0
+MEMORY_GROWTH_MIB = 5.0
+
+
+@dataclass(frozen=True)
+class Results:
+    mode: str
+    started: datetime
+    seconds: float
+    host: Host
+    engine: tuple[EngineResult, ...]
+    skipped: tuple[str, ...]
+    durable: DurableResult
+    memory: MemoryResult
+    full_gc_ms: float  # one gc.collect() of this process at the end of the run
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    target: str
+    measured: str
+    passed: bool
+
+
+def _ms(ns: int) -> str:
+    return f"{ns / 1e6:.3f}"
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.1f}"
+
+
+def checks(results: Results) -> list[Check]:
+    found: list[Check] = []
+    for engine in results.engine:
+        median = engine.shared.median_ns / 1e6
+        found.append(Check(f"engine step median, {engine.flow}", f"<= {ENGINE_MEDIAN_MS} ms", f"{median:.3f} ms", median <= ENGINE_MEDIAN_MS))
+        found.append(
+            Check(
+                f"shared machine vs default Machine per session, {engine.flow}",
+                f">= {SHARED_RATIO:.0f}x cheaper",
+                f"{engine.ratio_defaults:.1f}x",
+                engine.ratio_defaults >= SHARED_RATIO,
+            )
+        )
+        found.append(
+            Check(
+                f"shared machine vs tuned Machine per session, {engine.flow}",
+                f">= {SHARED_RATIO:.0f}x cheaper",
+                f"{engine.ratio:.1f}x",
+                engine.ratio >= SHARED_RATIO,
+            )
+        )
+    p99 = results.durable.steps.p99_ns / 1e6
+    found.append(Check("durable step p99 (SQLite, synchronous=FULL)", f"<= {DURABLE_P99_MS} ms", f"{p99:.2f} ms", p99 <= DURABLE_P99_MS))
+    memory = results.memory
+    first, last = memory.points[0], memory.points[-1]
+    growth = memory.growth_kib / 1024
+    kept = last.live_cases + memory.attached_models
+    found.append(
+        Check(
+            f"RSS growth, {first.stored_open} -> {last.stored_open} stored open cases",
+            f"<= {MEMORY_GROWTH_MIB:.0f} MiB, no case kept in memory",
+            f"{growth:+.1f} MiB, {last.live_cases} cases and {memory.attached_models} models kept",
+            growth <= MEMORY_GROWTH_MIB and kept == 0,
+        )
+    )
+    return found
+
+
+def _engine_rows(engine: EngineResult) -> list[tuple[str, Summary]]:
+    return [
+        ("shared FlowMachine (step)", engine.shared),
+        ("Machine per session, transitions defaults", engine.per_step_defaults),
+        ("Machine per session, auto_transitions=False", engine.per_step),
+        ("of the shared step: add_model+remove_model", engine.attach),
+        ("of the shared step: SessionState.copy", engine.copy),
+    ]
+
+
+def _table(headers: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
+    if markdown:
+        numbers = [bool(rows) and all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if number else "---" for number in numbers) + "|"]
+        return lines + ["| " + " | ".join(cell.strip() for cell in row) + " |" for row in rows]
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.rjust(widths[i]) if numeric[i] else cell.ljust(widths[i]) for i, cell in enumerate(cells)).rstrip()
+
+    return [line(headers), "  ".join("-" * width for width in widths)] + [line(row) for row in rows]
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _latency_rows(results: Results) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for engine in results.engine:
+        for label, summary in _engine_rows(engine):
+            rows.append([f"{engine.flow} ({engine.nodes} nodes, {engine.questions} questions): {label}", *_cells(summary)])
+    durable = results.durable
+    rows.append([f"durable step, CaseService.act ({durable.cases} open cases)", *_cells(durable.steps)])
+    rows.append(["host: write 4 KiB + fsync", *_cells(results.host.fsync)])
+    return rows
+
+
+def _cells(summary: Summary) -> list[str]:
+    return [str(summary.count), _ms(summary.median_ns), _ms(summary.p90_ns), _ms(summary.p99_ns), _ms(summary.max_ns)]
+
+
+def _memory_rows(memory: MemoryResult) -> list[list[str]]:
+    return [
+        [point.label, _mib(point.rss_kib), str(point.live_objects), str(point.live_cases), str(point.live_machines)]
+        for point in memory.points
+    ]
+
+
+LATENCY_HEADERS = ["measurement", "n", "median ms", "p90 ms", "p99 ms", "max ms"]
+MEMORY_HEADERS = ["process after", "RSS MiB", "GC objects", "live cases", "FlowMachines"]
+CHECK_HEADERS = ["target", "wanted", "measured", "verdict"]
+
+
+def _check_rows(results: Results) -> list[list[str]]:
+    return [[check.name, check.target, check.measured, "PASS" if check.passed else "MISS"] for check in checks(results)]
+
+
+def _ratios(results: Results) -> list[str]:
+    lines = []
+    for engine in results.engine:
+        share = 100 * engine.attach.median_ns / engine.shared.median_ns
+        lines.append(
+            f"{engine.flow}: a Machine per session costs {engine.ratio_defaults:.1f}x the shared step with transitions' "
+            f"defaults and {engine.ratio:.1f}x with auto_transitions=False (medians); attaching and detaching "
+            f"the model is {share:.0f}% of the shared step."
+        )
+    return lines
+
+
+def _stalls(results: Results) -> str:
+    return (
+        f"The max column holds host stalls and full garbage collections (one gc.collect() of this process "
+        f"took {results.full_gc_ms:.0f} ms); read the p99."
+    )
+
+
+def text_report(results: Results) -> str:
+    host = results.host
+    lines = [
+        f"Pendamping benchmarks ({results.mode} run, {results.started:%Y-%m-%d %H:%M} UTC, {results.seconds:.0f} s)",
+        f"{host.cpu}, {host.cpus} CPUs, {host.memory_gib:.1f} GiB, {host.python}, SQLite {host.sqlite}, {host.libraries}",
+        host.disk,
+        "",
+        *_table(LATENCY_HEADERS, _latency_rows(results), markdown=False),
+        "",
+        *_ratios(results),
+        _stalls(results),
+        *[f"skipped: {note}" for note in results.skipped],
+        "",
+        *_table(MEMORY_HEADERS, _memory_rows(results.memory), markdown=False),
+        "",
+        *_table(CHECK_HEADERS, _check_rows(results), markdown=False),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_report(results: Results) -> str:
+    host = results.host
+    memory = results.memory
+    durable = results.durable
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench BENCH_ARGS=--write` (the code is in `bench/`); do not edit by hand.",
+        "",
+        "## How to run",
+        "",
+        "```sh",
+        "make bench                            # full run, prints the tables (under a minute)",
+        "make bench BENCH_ARGS=--quick         # smoke run with few iterations (about 10 s)",
+        "make bench BENCH_ARGS=--write         # full run, and rewrites this file",
+        "```",
+        "",
+        "Every figure below comes from one run in one process, so ratios compare like with like on a",
+        "shared, noisy machine. Latencies are per call, timed with `time.perf_counter_ns` after a warm-up;",
+        "medians and nearest-rank percentiles are given, never means. The engine variants run in",
+        "interleaved rounds so drift on the host affects each of them alike.",
+        "",
+        "## Machine",
+        "",
+        f"- Date: {results.started:%Y-%m-%d %H:%M} UTC ({results.mode} run, {results.seconds:.0f} s)",
+        f"- CPU: {host.cpu}, {host.cpus} CPUs available to the process (shared VM)",
+        f"- Memory: {host.memory_gib:.1f} GiB",
+        f"- {host.python}; SQLite {host.sqlite}; {host.libraries}; {host.kernel}",
+        f"- Disk: {host.disk}; write 4 KiB + fsync: median {_ms(host.fsync.median_ns)} ms, "
+        f"p99 {_ms(host.fsync.p99_ns)} ms",
+        "",
+        "## Results",
+        "",
+        "Engine rows time one `step()` answering a question, cycling over sessions waiting at every question",
+        "of the flow. `bench_chain` is a generated flow of 40 nodes (yes/no questions in a chain, say, flag",
+        "and escalate nodes between them, an end); `opening` is `bot/flows/opening.yaml`. The durable row",
+        f"is `CaseService.act` end to end on a SQLite file (journal_mode={durable.journal_mode}, "
+        f"synchronous={durable.synchronous}): lock and load the case, run the engine, store state, events",
+        "and outbox rows, commit. Its flow loops between two questions, so every step is a real transition.",
+        "",
+        *_table(LATENCY_HEADERS, _latency_rows(results), markdown=True),
+        "",
+        *[f"- {line}" for line in _ratios(results)],
+        f"- {_stalls(results)}",
+        *[f"- Skipped: {note}" for note in results.skipped],
+        "",
+        f"Memory: open cases are stored, then {memory.steps} steps are spread over all of them; RSS is read from",
+        "`/proc/self/status` after `gc.collect()`. Live cases and FlowMachines are counted among the objects",
+        "the garbage collector tracks.",
+        "",
+        *_table(MEMORY_HEADERS, _memory_rows(memory), markdown=True),
+        "",
+        "## Targets",
+        "",
+        *_table(CHECK_HEADERS, _check_rows(results), markdown=True),
+        "",
+        "## Why one Machine per flow revision",
+        "",
+        "A `transitions` Machine holds a flow's states, transitions and callbacks; building one walks the",
+        "whole flow. Pendamping builds one `FlowMachine` per flow revision when the flow is loaded and shares",
+        "it between every session on that revision. A step does not keep a model on it: `FlowMachine.run`",
+        "attaches a throw-away model that carries the session's stored state, fires the trigger and removes",
+        "the model again, under a lock. The session itself lives only in the database, so memory does not",
+        "grow with the number of open cases and any process can serve any case after a restart. The naive",
+        "alternative, a Machine per session (built again whenever a session is loaded for a step), repeats",
+        "the build on every step; the rows above measure both designs in the same run.",
+        "",
+        "The shared machine is a `SharedMachine`: transitions' `add_model` normally binds an `is_<state>`",
+        "helper for every state and a method for every trigger onto the model, which made attaching most",
+        "of a step (0.14 ms of 0.23 ms on the chain flow) and left reference cycles for the garbage",
+        "collector after every step. Steps fire `machine.events[...]` directly, so `SharedMachine`",
+        "registers and places the model without binding anything (the `add_model+remove_model` row).",
+        "",
+        "Two comparisons are reported. Against a Machine per session built with transitions' defaults",
+        "(auto-transitions on, which adds a `to_<state>` transition between every pair of states) the",
+        "shared machine is far beyond the 30x target. Against a per-session Machine tuned as ours is",
+        "(auto-transitions off) it is 15 to 25x: building such a Machine is cheap for flows of this size,",
+        "and the rest of a shared step is transitions' own trigger processing and our events.",
+        "",
+    ]
+    return "\n".join(lines)
