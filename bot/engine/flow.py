@@ -54,10 +54,6 @@ class NodeKind(str, enum.Enum):
     ESCALATE = "escalate"
     END = "end"
 
-    @property
-    def waits_for_input(self) -> bool:
-        return self is NodeKind.ASK
-
 
 class InputType(str, enum.Enum):
     CHOICE = "choice"
