@@ -10,6 +10,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 from bot.engine import Flow, FlowError, FlowLoadError, load_flow_file
+from bot.engine.loader import MANIFEST, load_flow_dir
 from bot.engine.analysis import TELEGRAM_TEXT_LIMIT, analyse
 from bot.i18n import LOCALES_DIR, SOURCE_LANGUAGE, SUPPORTED_LANGUAGES
 
@@ -25,11 +26,16 @@ class CheckWarning(FlowError):
         return f"{self.path}:{self.line}: warning: {where}{self.message}"
 
 
-def _flow_files(paths: Iterable[Path]) -> list[Path]:
-    files: list[Path] = []
+def _flow_paths(paths: Iterable[Path]) -> list[Path]:
+    """Flow files and flow directories named, or found in the directories named."""
+    found: list[Path] = []
     for path in paths:
-        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
-    return files
+        if path.is_dir() and not (path / MANIFEST).exists():
+            found.extend(sorted(path.glob("*.yaml")))
+            found.extend(sorted(manifest.parent for manifest in path.glob(f"*/{MANIFEST}")))
+        else:
+            found.append(path)
+    return found
 
 
 def load_catalogs(locales: Path = LOCALES_DIR) -> dict[str, Catalog]:
@@ -47,15 +53,15 @@ def catalog_findings(flow: Flow, path: str, catalogs: dict[str, Catalog]) -> lis
     """Flow texts with no translation, a fuzzy (changed, unchecked) one, or one over Telegram's limit."""
     found: list[CheckWarning] = []
     for language, catalog in catalogs.items():
-        for text, line, where in flow.texts():
-            message = catalog.get(text)
-            node = where or None
+        for text in flow.texts():
+            message = catalog.get(text.msgid)
+            where = (text.file or path, text.line, text.where or None)
             if message is None or not message.string:
-                found.append(CheckWarning(path, line, node, f"no '{language}' translation for {_short(text)}"))
+                found.append(CheckWarning(*where, f"no '{language}' translation for {_short(text.msgid)}"))
             elif message.fuzzy:
-                found.append(CheckWarning(path, line, node, f"'{language}' translation is fuzzy (unchecked) for {_short(text)}"))
+                found.append(CheckWarning(*where, f"'{language}' translation is fuzzy (unchecked) for {_short(text.msgid)}"))
             elif len(str(message.string)) > TELEGRAM_TEXT_LIMIT:
-                found.append(CheckWarning(path, line, node, f"'{language}' translation is over {TELEGRAM_TEXT_LIMIT} characters"))
+                found.append(CheckWarning(*where, f"'{language}' translation is over {TELEGRAM_TEXT_LIMIT} characters"))
     return found
 
 
@@ -64,18 +70,18 @@ def check_paths(paths: Iterable[Path]) -> tuple[list[str], list[CheckWarning], l
     warnings: list[CheckWarning] = []
     flows: list[Flow] = []
     catalogs = load_catalogs()
-    files = _flow_files(paths)
-    if not files:
+    found = _flow_paths(paths)
+    if not found:
         errors.append("no flow files found")
-    for file in files:
+    for path in found:
         try:
-            flow = load_flow_file(file)
+            flow = load_flow_dir(path) if path.is_dir() else load_flow_file(path)
         except FlowLoadError as error:
             errors.extend(str(item) for item in error.errors)
             continue
         flows.append(flow)
-        warnings.extend(CheckWarning(str(file), f.line, f.node, f.message) for f in analyse(flow))
-        warnings.extend(catalog_findings(flow, str(file), catalogs))
+        warnings.extend(CheckWarning(f.file or str(path), f.line, f.node, f.message) for f in analyse(flow))
+        warnings.extend(catalog_findings(flow, str(path), catalogs))
     return errors, warnings, flows
 
 

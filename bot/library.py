@@ -8,7 +8,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from bot.engine import Flow, FlowMachine, load_flow_text, load_flows
+from bot.engine import Flow, FlowMachine, load_flows
+from bot.engine.loader import load_flow_source
 from storage import flow_source, register_flow_revision
 
 __all__ = ["DEFAULT_FLOWS_DIR", "FlowLibrary", "UnknownFlow"]
@@ -63,6 +64,6 @@ class FlowLibrary:
         source = flow_source(session, flow_id, revision)
         if source is None:
             raise UnknownFlow(f"flow '{flow_id}' revision {revision} is neither loaded nor stored")
-        flow = load_flow_text(source, f"<stored {flow_id} r{revision}>")
+        flow = load_flow_source(source, f"<stored {flow_id} r{revision}>")
         with self._lock:
             return self._machines.setdefault(key, FlowMachine(flow))

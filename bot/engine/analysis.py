@@ -16,6 +16,7 @@ class Finding:
     line: int
     node: str | None
     message: str
+    file: str = ""
 
 
 def analyse(flow: Flow) -> list[Finding]:
@@ -23,27 +24,27 @@ def analyse(flow: Flow) -> list[Finding]:
     reachable = _reachable(flow, flow.start)
     for node in flow.nodes.values():
         if node.id not in reachable:
-            findings.append(Finding(node.line, node.id, "unreachable: no route leads here from the start"))
+            findings.append(Finding(node.line, node.id, "unreachable: no route leads here from the start", node.file))
     ends = {node.id for node in flow.nodes.values() if node.kind is NodeKind.END}
     for node in flow.nodes.values():
         if node.id in reachable and not (_reachable(flow, node.id) & ends):
-            findings.append(Finding(node.line, node.id, "dead end: no path from here reaches an end node"))
+            findings.append(Finding(node.line, node.id, "dead end: no path from here reaches an end node", node.file))
     used = {node.flag for node in flow.nodes.values() if node.flag}
     for declared in flow.flags.values():
         if declared.id not in used:
-            findings.append(Finding(declared.line, f"flag:{declared.id}", "flag is declared but no node raises it"))
+            findings.append(Finding(declared.line, f"flag:{declared.id}", "flag is declared but no node raises it", declared.file))
     for node in flow.nodes.values():
         flag = flow.flags.get(node.flag) if node.flag else None
         if flag is not None and flag.level.needs_escalation:
             path = paths_to_end_without_escalation(flow, node.id)
             if path:
-                findings.append(
-                    Finding(node.line, node.id, f"{flag.level.value} flag can reach an end without an escalate node: {' > '.join(path)}")
-                )
-    for text, line, where in flow.texts():
-        if len(text) > TELEGRAM_TEXT_LIMIT:
-            findings.append(Finding(line, where or None, f"text of {len(text)} characters is over Telegram's {TELEGRAM_TEXT_LIMIT}"))
-    return sorted(findings, key=lambda finding: finding.line)
+                message = f"{flag.level.value} flag can reach an end without an escalate node: {' > '.join(path)}"
+                findings.append(Finding(node.line, node.id, message, node.file))
+    for text in flow.texts():
+        if len(text.msgid) > TELEGRAM_TEXT_LIMIT:
+            message = f"text of {len(text.msgid)} characters is over Telegram's {TELEGRAM_TEXT_LIMIT}"
+            findings.append(Finding(text.line, text.where or None, message, text.file))
+    return sorted(findings, key=lambda finding: (finding.file, finding.line))
 
 
 def paths_to_end_without_escalation(flow: Flow, start: str) -> list[str]:

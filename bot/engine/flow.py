@@ -20,6 +20,7 @@ __all__ = [
     "NodeKind",
     "Option",
     "Route",
+    "Text",
     "YES_NO_OPTIONS",
 ]
 
@@ -113,6 +114,7 @@ class Flag:
     label: str
     guidance: str
     line: int
+    file: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class Node:
     routes: tuple[Route, ...] = ()
     flag: str | None = None
     outcome: str | None = None
+    file: str = ""
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -143,6 +146,7 @@ class Flow:
     source: str = ""
     checksum: str = ""
     line: int = 1
+    file: str = ""
 
     @property
     def key(self) -> tuple[str, int]:
@@ -151,15 +155,25 @@ class Flow:
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
 
-    def texts(self) -> list[tuple[str, int, str]]:
-        """Every translatable text as (msgid, line, node id); the extractor and the checks use it."""
-        found: list[tuple[str, int, str]] = [(self.title, self.line, "")]
+    def texts(self) -> list["Text"]:
+        """Every translatable text with where it stands; the extractor and the checks use it."""
+        found: list[Text] = [Text(self.title, self.file, self.line, "")]
         for flag in self.flags.values():
-            found.append((flag.label, flag.line, f"flag:{flag.id}"))
-            found.append((flag.guidance, flag.line, f"flag:{flag.id}"))
+            found.append(Text(flag.label, flag.file, flag.line, f"flag:{flag.id}"))
+            found.append(Text(flag.guidance, flag.file, flag.line, f"flag:{flag.id}"))
         for node in self.nodes.values():
             if node.text:
-                found.append((node.text, node.line, node.id))
-            if node.input is not None and node.input.type is InputType.CHOICE:
-                found.extend((option.label, node.line, node.id) for option in node.input.options)
+                found.append(Text(node.text, node.file, node.line, node.id))
+            if node.input is not None and node.input.type is not InputType.YES_NO:
+                found.extend(Text(option.label, node.file, node.line, node.id) for option in node.input.options)
         return found
+
+
+@dataclass(frozen=True)
+class Text:
+    """A translatable text of a flow: the msgid, its file and line, and the node (or flag) it belongs to."""
+
+    msgid: str
+    file: str
+    line: int
+    where: str

@@ -8,6 +8,7 @@ issues (unreachable nodes and the like) belong to `bot.engine.analysis`.
 from __future__ import annotations
 
 import hashlib
+import json
 import operator
 import re
 from dataclasses import dataclass
@@ -29,11 +30,14 @@ from bot.engine.flow import (
 from bot.engine.yamltext import LinedMap, YamlSyntaxError, parse
 
 __all__ = [
+    "MANIFEST",
     "SPEC_VERSION",
     "FlowError",
     "FlowLoadError",
     "compare",
+    "load_flow_dir",
     "load_flow_file",
+    "load_flow_source",
     "load_flow_text",
     "load_flows",
     "parse_comparison",
@@ -45,6 +49,13 @@ SPEC_VERSION = 1
 # MIGRATIONS[n] turns a spec_version n document into spec_version n + 1.
 Migration = Callable[[LinedMap], LinedMap]
 MIGRATIONS: dict[int, Migration] = {}
+
+# A flow may also be a directory: this file holds id, revision, title and start, and every other
+# *.yaml file beside it adds nodes (and flags), one file per stage of the protocol.
+MANIFEST = "flow.yaml"
+FRAGMENT_KEYS = {"nodes", "flags"}
+# Stored revisions of directory flows keep every file in one JSON document with this marker.
+BUNDLE_MARKER = "pendamping-flow-bundle"
 
 SLUG = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 TOP_LEVEL_KEYS = {"spec_version", "id", "revision", "title", "start", "flags", "nodes"}
@@ -100,41 +111,80 @@ def compare(match: str, value: int) -> bool:
 
 
 def load_flows(directory: Path) -> dict[str, Flow]:
-    """Load every ``*.yaml`` flow in a directory; any hard error in any file stops the load."""
+    """Load every flow in a directory: each ``*.yaml`` file, and each sub-directory with a flow.yaml.
+
+    Any hard error in any flow stops the whole load.
+    """
     flows: dict[str, Flow] = {}
     errors: list[FlowError] = []
-    paths = sorted(directory.glob("*.yaml"))
-    if not paths:
-        raise FlowLoadError([FlowError(str(directory), 0, None, "no flow files (*.yaml) found")])
-    for path in paths:
+    candidates = sorted(directory.glob("*.yaml")) + sorted(path.parent for path in directory.glob(f"*/{MANIFEST}"))
+    if not candidates:
+        raise FlowLoadError([FlowError(str(directory), 0, None, "no flows found (*.yaml files or directories with flow.yaml)")])
+    for path in candidates:
         try:
-            flow = load_flow_file(path)
+            flow = load_flow_dir(path) if path.is_dir() else load_flow_file(path)
         except FlowLoadError as error:
             errors.extend(error.errors)
             continue
         if flow.id in flows:
-            errors.append(FlowError(str(path), 1, None, f"flow id '{flow.id}' is used by two files"))
+            errors.append(FlowError(str(path), 1, None, f"flow id '{flow.id}' is used by two flows"))
         flows[flow.id] = flow
     if errors:
         raise FlowLoadError(errors)
     return flows
 
 
-def load_flow_file(path: Path) -> Flow:
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise FlowLoadError([FlowError(str(path), 0, None, f"cannot read the file: {error}")]) from None
-    return load_flow_text(text, str(path))
+
+
+def load_flow_file(path: Path) -> Flow:
+    return load_flow_text(_read(path), str(path))
+
+
+def load_flow_dir(directory: Path) -> Flow:
+    """A flow spread over a directory: flow.yaml first, then the other files in name order."""
+    manifest = directory / MANIFEST
+    fragments = sorted(path for path in directory.glob("*.yaml") if path.name != MANIFEST)
+    return _load([(str(path), _read(path)) for path in [manifest, *fragments]], bundle=True)
 
 
 def load_flow_text(text: str, path: str = "<flow>") -> Flow:
-    try:
-        document = parse(text)
-    except YamlSyntaxError as error:
-        raise FlowLoadError([FlowError(path, error.line, None, error.message)]) from None
-    builder = _FlowBuilder(path, text)
-    flow = builder.build(document)
+    return _load([(path, text)], bundle=False)
+
+
+def load_flow_source(source: str, origin: str) -> Flow:
+    """Load a flow from the text `Flow.source` produced: one file's text, or a directory's bundle."""
+    if source.startswith("{") and BUNDLE_MARKER in source[:80]:
+        try:
+            files = json.loads(source)["files"]
+            pairs = [(f"{origin}/{name}", text) for name, text in files]
+        except (ValueError, KeyError, TypeError):
+            raise FlowLoadError([FlowError(origin, 0, None, "stored flow bundle is damaged")]) from None
+        return _load(pairs, bundle=True, names=[name for name, _ in files])
+    return load_flow_text(source, origin)
+
+
+def _load(files: list[tuple[str, str]], *, bundle: bool, names: list[str] | None = None) -> Flow:
+    documents: list[tuple[str, Any]] = []
+    errors: list[FlowError] = []
+    for path, text in files:
+        try:
+            documents.append((path, parse(text)))
+        except YamlSyntaxError as error:
+            errors.append(FlowError(path, error.line, None, error.message))
+    if errors:
+        raise FlowLoadError(errors)
+    if bundle:
+        names = names or [Path(path).name for path, _ in files]
+        source = json.dumps({BUNDLE_MARKER: 1, "files": [[name, text] for name, (_, text) in zip(names, files)]}, ensure_ascii=False)
+    else:
+        source = files[0][1]
+    builder = _FlowBuilder(files[0][0], source)
+    flow = builder.build(documents)
     if builder.errors or flow is None:
         raise FlowLoadError(builder.errors)
     return flow
@@ -146,10 +196,12 @@ class _FlowBuilder:
         self.source = source
         self.errors: list[FlowError] = []
 
-    def error(self, line: int, message: str, node: str | None = None) -> None:
-        self.errors.append(FlowError(self.path, line, node, message))
+    def error(self, line: int, message: str, node: str | None = None, path: str | None = None) -> None:
+        self.errors.append(FlowError(path or self.path, line, node, message))
 
-    def build(self, document: Any) -> Flow | None:
+    def build(self, documents: list[tuple[str, Any]]) -> Flow | None:
+        manifest_path, document = documents[0]
+        self.path = manifest_path
         if not isinstance(document, LinedMap):
             self.error(1, "a flow file must be a mapping with spec_version, id, revision, start and nodes")
             return None
@@ -166,12 +218,22 @@ class _FlowBuilder:
             revision = 0
         title = self.text(document, "title", None)
         flags = self.flags(document.get("flags", LinedMap()), document.line_of("flags"))
-        nodes = self.nodes(document.get("nodes"), document.line_of("nodes"), flags)
+        fragments = documents[1:]
+        raw_nodes = document.get("nodes", LinedMap() if fragments else None)
+        nodes = self.nodes(raw_nodes, document.line_of("nodes"), flags, allow_empty=bool(fragments))
+        for path, fragment in fragments:
+            self.path = path
+            self.fragment(fragment, flags, nodes)
+        self.path = manifest_path
+        self.resolve_flag_nodes(nodes, flags)
+        if not nodes:
+            self.error(document.line, "the flow has no nodes")
         start = document.get("start")
         if not isinstance(start, str) or start not in nodes:
             self.error(document.line_of("start"), f"start must name a node of this flow, not {start!r}")
         self.check_targets(nodes)
         self.check_automatic_cycles(nodes)
+        self.path = manifest_path
         if self.errors or flow_id is None or title is None or not isinstance(start, str):
             return None
         return Flow(
@@ -185,6 +247,7 @@ class _FlowBuilder:
             source=self.source,
             checksum=hashlib.sha256(self.source.encode("utf-8")).hexdigest(),
             line=document.line,
+            file=manifest_path,
         )
 
     def migrate(self, document: LinedMap) -> LinedMap | None:
@@ -207,6 +270,33 @@ class _FlowBuilder:
             version += 1
             document["spec_version"] = version
         return document
+
+    def fragment(self, document: Any, flags: dict[str, Flag], nodes: dict[str, Node]) -> None:
+        """A stage file: more nodes and flags for the flow whose flow.yaml sits beside it."""
+        if not isinstance(document, LinedMap):
+            self.error(1, "a stage file must be a mapping with nodes (and optionally flags)")
+            return
+        for key in document:
+            if key not in FRAGMENT_KEYS:
+                self.error(document.line_of(key), f"unknown key '{key}' in a stage file (allowed: flags, nodes)")
+        for flag_id, flag in self.flags(document.get("flags", LinedMap()), document.line_of("flags")).items():
+            if flag_id in flags:
+                first = flags[flag_id]
+                self.error(flag.line, f"flag '{flag_id}' is declared twice (first in {first.file}:{first.line})", f"flag:{flag_id}")
+            else:
+                flags[flag_id] = flag
+        for node_id, node in self.nodes(document.get("nodes"), document.line_of("nodes"), flags, allow_empty=False).items():
+            if node_id in nodes:
+                earlier = nodes[node_id]
+                self.error(node.line, f"node id used twice (first in {earlier.file}:{earlier.line})", node_id)
+            else:
+                nodes[node_id] = node
+
+    def resolve_flag_nodes(self, nodes: dict[str, Node], flags: dict[str, Flag]) -> None:
+        # Checked once every file is read: a stage may raise a flag another stage declares.
+        for node in nodes.values():
+            if node.kind is NodeKind.FLAG and node.flag not in flags:
+                self.error(node.line, f"unknown flag {node.flag!r}; declare it under flags:", node.id, node.file)
 
     def slug(self, mapping: LinedMap, key: str, node: str | None) -> str | None:
         value = mapping.get(key)
@@ -250,10 +340,12 @@ class _FlowBuilder:
             label = self.text(spec, "label", where)
             guidance = self.text(spec, "guidance", where)
             if label and guidance:
-                flags[flag_id] = Flag(flag_id, level, label, guidance, flag_line)
+                flags[flag_id] = Flag(flag_id, level, label, guidance, flag_line, self.path)
         return flags
 
-    def nodes(self, raw: Any, line: int, flags: dict[str, Flag]) -> dict[str, Node]:
+    def nodes(self, raw: Any, line: int, flags: dict[str, Flag], *, allow_empty: bool = False) -> dict[str, Node]:
+        if allow_empty and isinstance(raw, LinedMap) and not raw:
+            return {}
         if not isinstance(raw, LinedMap) or not raw:
             self.error(line, "nodes must be a non-empty mapping of node id to node")
             return {}
@@ -284,19 +376,19 @@ class _FlowBuilder:
                 self.error(spec.line_of(key), f"unknown key '{key}' for a {kind.value} node (allowed: {_names(allowed)})", node_id)
         if kind is NodeKind.SAY:
             text = self.text(spec, "say", node_id)
-            return Node(node_id, kind, line, text=text, routes=self.single_route(spec, node_id))
+            return Node(node_id, kind, line, text=text, routes=self.single_route(spec, node_id), file=self.path)
         if kind is NodeKind.FLAG:
             flag = spec.get("flag")
-            if flag not in flags:
-                self.error(spec.line_of("flag"), f"unknown flag {flag!r}; declare it under flags:", node_id)
-            return Node(node_id, kind, line, flag=str(flag), routes=self.single_route(spec, node_id))
+            if not isinstance(flag, str):
+                self.error(spec.line_of("flag"), "flag must name a flag declared under flags:", node_id)
+            return Node(node_id, kind, line, flag=str(flag), routes=self.single_route(spec, node_id), file=self.path)
         if kind is NodeKind.ESCALATE:
             reason = self.text(spec, "escalate", node_id)
-            return Node(node_id, kind, line, text=reason, routes=self.single_route(spec, node_id))
+            return Node(node_id, kind, line, text=reason, routes=self.single_route(spec, node_id), file=self.path)
         if kind is NodeKind.END:
             outcome = self.slug(spec, "end", node_id)
             text = self.text(spec, "text", node_id) if "text" in spec else None
-            return Node(node_id, kind, line, text=text, outcome=outcome)
+            return Node(node_id, kind, line, text=text, outcome=outcome, file=self.path)
         return self.question(node_id, spec, line)
 
     def single_route(self, spec: LinedMap, node_id: str) -> tuple[Route, ...]:
@@ -318,7 +410,7 @@ class _FlowBuilder:
         if input_spec is None:
             return None
         routes = self.question_routes(node_id, spec, input_spec)
-        return Node(node_id, NodeKind.ASK, line, text=text, input=input_spec, routes=routes)
+        return Node(node_id, NodeKind.ASK, line, text=text, input=input_spec, routes=routes, file=self.path)
 
     def input_spec(self, node_id: str, spec: LinedMap, input_type: InputType) -> InputSpec | None:
         if input_type is InputType.YES_NO:
@@ -401,7 +493,7 @@ class _FlowBuilder:
         for node in nodes.values():
             for route in node.routes:
                 if route.target not in nodes:
-                    self.error(route.line or node.line, f"route '{route.match}' leads to unknown node '{route.target}'", node.id)
+                    self.error(route.line or node.line, f"route '{route.match}' leads to unknown node '{route.target}'", node.id, node.file)
 
     def check_automatic_cycles(self, nodes: dict[str, Node]) -> None:
         """A loop with no question in it would advance forever; refuse it."""
@@ -422,7 +514,7 @@ class _FlowBuilder:
 
         for node_id in sorted(automatic):
             if node_id not in done and visit(node_id):
-                self.error(nodes[node_id].line, "this node is part of a loop with no question in it", node_id)
+                self.error(nodes[node_id].line, "this node is part of a loop with no question in it", node_id, nodes[node_id].file)
 
 
 def _names(values: Iterable[str]) -> str:

@@ -140,7 +140,7 @@ def test_a_directory_with_a_broken_file_loads_nothing(tmp_path: Path):
 def test_two_files_with_one_flow_id_are_refused(tmp_path: Path):
     (tmp_path / "a.yaml").write_text(DEMO_FLOW)
     (tmp_path / "b.yaml").write_text(DEMO_FLOW)
-    with pytest.raises(FlowLoadError, match="used by two files"):
+    with pytest.raises(FlowLoadError, match="used by two flows"):
         load_flows(tmp_path)
 
 
