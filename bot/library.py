@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from bot.engine import Flow, FlowMachine, load_flows
-from bot.engine.loader import load_flow_source
+from bot.engine import load_flow_source
 from storage import flow_source, register_flow_revision
 
 __all__ = ["DEFAULT_FLOWS_DIR", "FlowLibrary", "UnknownFlow"]

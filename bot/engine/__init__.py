@@ -19,7 +19,9 @@ from bot.engine.events import (
 )
 from bot.engine.flow import Flag, Flow, InputType, Level, Node, NodeKind, Option
 from bot.engine.inputs import Answer, Back, Cancel, Input, Resume, Start
-from bot.engine.loader import SPEC_VERSION, FlowError, FlowLoadError, load_flow_file, load_flow_text, load_flows
+from bot.engine.errors import FlowError, FlowLoadError
+from bot.engine.loader import load_flow_dir, load_flow_file, load_flow_source, load_flow_text, load_flows
+from bot.engine.spec import SPEC_VERSION
 from bot.engine.machine import FlowMachine
 from bot.engine.state import OpenFlag, SessionState, SessionStatus
 from bot.engine.step import StepResult, step
@@ -57,7 +59,9 @@ __all__ = [
     "Start",
     "StepResult",
     "WentBack",
+    "load_flow_dir",
     "load_flow_file",
+    "load_flow_source",
     "load_flow_text",
     "load_flows",
     "step",

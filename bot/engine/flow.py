@@ -7,21 +7,27 @@ the step function only read them.
 from __future__ import annotations
 
 import enum
+import operator
+import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 __all__ = [
     "Flag",
     "Flow",
+    "FollowUp",
     "InputSpec",
     "InputType",
     "Level",
     "Node",
     "NodeKind",
     "Option",
+    "Referral",
     "Route",
     "Text",
     "YES_NO_OPTIONS",
+    "compare",
+    "parse_comparison",
 ]
 
 
@@ -53,14 +59,27 @@ class NodeKind(str, enum.Enum):
     ASK = "ask"
     FLAG = "flag"
     ESCALATE = "escalate"
+    REFER = "refer"
+    FOLLOW_UP = "follow_up"
+    SUMMARY = "summary"
     END = "end"
+
+    @property
+    def is_automatic(self) -> bool:
+        """Nodes the flow passes through by itself, without waiting for the volunteer."""
+        return self not in (NodeKind.ASK, NodeKind.END)
 
 
 class InputType(str, enum.Enum):
     CHOICE = "choice"
+    MULTI_CHOICE = "multi_choice"
     YES_NO = "yes_no"
     TEXT = "text"
     NUMBER = "number"
+
+    @property
+    def has_options(self) -> bool:
+        return self in (InputType.CHOICE, InputType.MULTI_CHOICE, InputType.YES_NO)
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,28 @@ class InputSpec:
         return next((option for option in self.options if option.key == key), None)
 
 
+_COMPARISON = re.compile(r"^\s*(<=|>=|<|>|==)\s*(-?\d+)\s*$")
+_OPERATORS: dict[str, Callable[[int, int], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+}
+
+
+def parse_comparison(match: str) -> tuple[str, int] | None:
+    """A number route such as ``>= 18`` as (operator, number), or None if it is not one."""
+    found = _COMPARISON.match(match)
+    return (found.group(1), int(found.group(2))) if found else None
+
+
+def compare(match: str, value: int) -> bool:
+    """True when a number answer satisfies a route such as ``< 18``."""
+    parsed = parse_comparison(match)
+    return parsed is not None and _OPERATORS[parsed[0]](value, parsed[1])
+
+
 @dataclass(frozen=True)
 class Route:
     """Where an answer leads. ``match`` is an option key, a comparison such as ``< 18``, or ``else``."""
@@ -118,6 +159,23 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class Referral:
+    """A `refer` node: offer services for the needs answered at one node, in the region answered at another."""
+
+    needs_from: str
+    region_from: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A `follow_up` node: a due date, a fixed delay or a number of hours answered at a node."""
+
+    kind: str
+    after_hours: int | None = None
+    hours_from: str | None = None
+
+
+@dataclass(frozen=True)
 class Node:
     id: str
     kind: NodeKind
@@ -128,6 +186,8 @@ class Node:
     flag: str | None = None
     outcome: str | None = None
     file: str = ""
+    referral: Referral | None = None
+    follow_up: FollowUp | None = None
 
     @property
     def targets(self) -> tuple[str, ...]:

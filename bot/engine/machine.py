@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol, cast
 from transitions import EventData, Machine, State
 
 from bot.engine.flow import Flow, Node, NodeKind, Route
-from bot.engine.loader import compare
+from bot.engine.flow import compare
 
 __all__ = ["NEW_STATE", "FlowMachine", "SharedMachine", "StepModel", "machine_spec"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine import SPEC_VERSION, FlowLoadError, InputType, load_flow_file, load_flow_text, load_flows
-from bot.engine import loader
+from bot.engine import spec
 from tests.conftest import DEMO_FLOW
 
 
@@ -110,15 +110,15 @@ def test_older_spec_versions_are_migrated_in_order(monkeypatch):
     def no_change(document):
         return document
 
-    monkeypatch.setattr(loader, "SPEC_VERSION", 3)
-    monkeypatch.setattr(loader, "MIGRATIONS", {1: rename_title, 2: no_change})
+    monkeypatch.setattr(spec, "SPEC_VERSION", 3)
+    monkeypatch.setattr(spec, "MIGRATIONS", {1: rename_title, 2: no_change})
     flow = load_flow_text(DEMO_FLOW.replace("title: Demo screen", "name: Demo screen"), "old.yaml")
     assert flow.title == "Demo screen" and flow.spec_version == 3
 
 
 def test_a_missing_migration_is_an_error(monkeypatch):
-    monkeypatch.setattr(loader, "SPEC_VERSION", 2)
-    monkeypatch.setattr(loader, "MIGRATIONS", {})
+    monkeypatch.setattr(spec, "SPEC_VERSION", 2)
+    monkeypatch.setattr(spec, "MIGRATIONS", {})
     [(_, _, message)] = errors_of(DEMO_FLOW)
     assert "no migration from spec_version 1" in message
 
