@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy.orm import Session
 
-from bot.engine import EscalationRequested, Event, Input, SessionState, Start, step
+from bot.engine import EscalationRequested, Event, FollowUpScheduled, Input, SessionState, Start, step
 from bot.engine.machine import FlowMachine
 from bot.i18n import translator
 from bot.library import FlowLibrary
@@ -28,6 +28,7 @@ from storage import (
     lock_case,
     open_escalation,
     save_state,
+    schedule_follow_up,
 )
 
 __all__ = ["CaseNotFound", "CaseService", "CaseSummary", "StepOutcome", "utcnow"]
@@ -135,6 +136,9 @@ class CaseService:
         records: list[tuple[str, dict[str, Any]]] = [(event.type, event.payload()) for event in events]
         alert_codes: dict[int, str] = {}
         for index, event in enumerate(events):
+            if isinstance(event, FollowUpScheduled):
+                schedule_follow_up(session, case, kind=event.kind, due_at=datetime.fromisoformat(event.due_at), now=now)
+                continue
             if not isinstance(event, EscalationRequested):
                 continue
             escalation = open_escalation(

@@ -14,9 +14,10 @@ from storage.cases import (
 )
 from storage.database import DEFAULT_DATABASE_URL, Database, DatabaseUrlError
 from storage.escalations import escalations_of, open_escalation
+from storage.follow_ups import due_follow_ups, follow_ups_of, schedule_follow_up
 from storage.flows import FlowRevisionConflict, flow_source, register_flow_revision
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.models import CaseSession, Escalation, EventRecord, FlowRevision, OutboxMessage
+from storage.models import CaseSession, Escalation, EventRecord, FlowRevision, FollowUp, OutboxMessage
 from storage.outbox import Delivery, claim_pending, enqueue, pending_count, record_failure, record_sent, release
 
 __all__ = [
@@ -29,16 +30,19 @@ __all__ = [
     "EventRecord",
     "FlowRevision",
     "FlowRevisionConflict",
+    "FollowUp",
     "OutboxMessage",
     "append_events",
     "claim_pending",
     "create_case",
     "current_revision",
+    "due_follow_ups",
     "enqueue",
     "escalations_of",
     "events_of",
     "find_open_case",
     "flow_source",
+    "follow_ups_of",
     "head_revision",
     "lock_case",
     "open_escalation",
@@ -48,5 +52,6 @@ __all__ = [
     "register_flow_revision",
     "release",
     "save_state",
+    "schedule_follow_up",
     "upgrade",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "Escalation",
     "EventRecord",
     "FlowRevision",
+    "FollowUp",
     "OutboxMessage",
 ]
 
@@ -147,3 +148,17 @@ class Escalation(Base):
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class FollowUp(Base):
+    """A follow-up agreed in a case (a callback, monitoring after return home), with its due date."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (Index("ix_follow_ups_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("case_sessions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

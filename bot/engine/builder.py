@@ -17,7 +17,9 @@ from bot.engine.flow import (
     Level,
     Node,
     NodeKind,
+    FollowUp,
     Option,
+    Referral,
     Route,
     parse_comparison,
 )
@@ -34,8 +36,12 @@ KEYS_BY_KIND: dict[NodeKind, set[str]] = {
     NodeKind.ASK: {"ask", "text", "options", "next", "min", "max", "max_length"},
     NodeKind.FLAG: {"flag", "next"},
     NodeKind.ESCALATE: {"escalate", "next"},
+    NodeKind.REFER: {"refer", "text", "next"},
+    NodeKind.FOLLOW_UP: {"follow_up", "after", "after_answer", "text", "next"},
+    NodeKind.SUMMARY: {"summary", "next"},
     NodeKind.END: {"end", "text"},
 }
+_DELAY = re.compile(r"^\s*(\d+)\s*([hd])\s*$")
 
 class FlowBuilder:
     def __init__(self, path: str, source: str) -> None:
@@ -79,6 +85,7 @@ class FlowBuilder:
         if not isinstance(start, str) or start not in nodes:
             self.error(document.line_of("start"), f"start must name a node of this flow, not {start!r}")
         self.check_targets(nodes)
+        self.check_answer_references(nodes)
         self.check_automatic_cycles(nodes)
         self.path = manifest_path
         if self.errors or flow_id is None or title is None or not isinstance(start, str):
@@ -232,11 +239,68 @@ class FlowBuilder:
         if kind is NodeKind.ESCALATE:
             reason = self.text(spec, "escalate", node_id)
             return Node(node_id, kind, line, text=reason, routes=self.single_route(spec, node_id), file=self.path)
+        if kind is NodeKind.REFER:
+            return self.refer_node(node_id, spec, line)
+        if kind is NodeKind.FOLLOW_UP:
+            return self.follow_up_node(node_id, spec, line)
+        if kind is NodeKind.SUMMARY:
+            title = self.text(spec, "summary", node_id)
+            return Node(node_id, kind, line, text=title, routes=self.single_route(spec, node_id), file=self.path)
         if kind is NodeKind.END:
             outcome = self.slug(spec, "end", node_id)
             text = self.text(spec, "text", node_id) if "text" in spec else None
             return Node(node_id, kind, line, text=text, outcome=outcome, file=self.path)
         return self.question(node_id, spec, line)
+
+    def refer_node(self, node_id: str, spec: LinedMap, line: int) -> Node:
+        raw = spec.get("refer")
+        needs_from = region_from = None
+        if isinstance(raw, LinedMap):
+            for key in raw:
+                if key not in ("needs", "region"):
+                    self.error(raw.line_of(key), f"unknown key '{key}' in refer (allowed: needs, region)", node_id)
+            needs_from, region_from = raw.get("needs"), raw.get("region")
+        if not isinstance(needs_from, str) or (region_from is not None and not isinstance(region_from, str)):
+            self.error(spec.line_of("refer"), "refer needs `needs: <question node>` and may have `region: <question node>`", node_id)
+            needs_from, region_from = "", None
+        text = self.text(spec, "text", node_id) if "text" in spec else None
+        referral = Referral(str(needs_from), region_from)
+        return Node(node_id, NodeKind.REFER, line, text=text, routes=self.single_route(spec, node_id), file=self.path, referral=referral)
+
+    def follow_up_node(self, node_id: str, spec: LinedMap, line: int) -> Node:
+        kind = self.slug(spec, "follow_up", node_id) or ""
+        after, hours_from = spec.get("after"), spec.get("after_answer")
+        after_hours = None
+        if (after is None) == (hours_from is None):
+            self.error(line, "a follow_up needs exactly one of after: (such as 48h or 90d) and after_answer: <number question>", node_id)
+        elif after is not None:
+            delay = _DELAY.match(str(after))
+            if delay is None:
+                self.error(spec.line_of("after"), f"after must be hours or days such as 48h or 90d, not {after!r}", node_id)
+            else:
+                after_hours = int(delay.group(1)) * (24 if delay.group(2) == "d" else 1)
+        elif not isinstance(hours_from, str):
+            self.error(spec.line_of("after_answer"), "after_answer must name a number question", node_id)
+            hours_from = None
+        text = self.text(spec, "text", node_id) if "text" in spec else None
+        follow_up = FollowUp(kind, after_hours, hours_from)
+        return Node(node_id, NodeKind.FOLLOW_UP, line, text=text, routes=self.single_route(spec, node_id), file=self.path, follow_up=follow_up)
+
+    def check_answer_references(self, nodes: dict[str, Node]) -> None:
+        """refer and follow_up nodes read earlier answers; the questions they name must fit."""
+        def question(name: str | None, types: tuple[InputType, ...]) -> bool:
+            node = nodes.get(name or "")
+            return node is not None and node.input is not None and node.input.type in types
+
+        for node in nodes.values():
+            if node.referral is not None:
+                if not question(node.referral.needs_from, (InputType.MULTI_CHOICE, InputType.CHOICE)):
+                    self.error(node.line, f"refer needs: '{node.referral.needs_from}' is not a choice or multi_choice question", node.id, node.file)
+                if node.referral.region_from is not None and not question(node.referral.region_from, (InputType.CHOICE,)):
+                    self.error(node.line, f"refer region: '{node.referral.region_from}' is not a choice question", node.id, node.file)
+            if node.follow_up is not None and node.follow_up.hours_from is not None:
+                if not question(node.follow_up.hours_from, (InputType.NUMBER,)):
+                    self.error(node.line, f"after_answer: '{node.follow_up.hours_from}' is not a number question", node.id, node.file)
 
     def single_route(self, spec: LinedMap, node_id: str) -> tuple[Route, ...]:
         target = spec.get("next")
@@ -262,7 +326,7 @@ class FlowBuilder:
     def input_spec(self, node_id: str, spec: LinedMap, input_type: InputType) -> InputSpec | None:
         if input_type is InputType.YES_NO:
             return InputSpec(input_type, options=YES_NO_OPTIONS)
-        if input_type is InputType.CHOICE:
+        if input_type in (InputType.CHOICE, InputType.MULTI_CHOICE):
             raw = spec.get("options")
             if not isinstance(raw, LinedMap) or len(raw) < 2:
                 self.error(spec.line_of("options"), "a choice needs options: at least two key: label pairs", node_id)
@@ -314,7 +378,7 @@ class FlowBuilder:
             for option in input_spec.options:
                 if option.key not in routed:
                     self.error(spec.line_of("next"), f"answer '{option.key}' has no route (add it, or an else: route)", node_id)
-        if input_spec.type in (InputType.NUMBER, InputType.TEXT) and not has_default:
+        if input_spec.type in (InputType.NUMBER, InputType.TEXT, InputType.MULTI_CHOICE) and not has_default:
             self.error(spec.line_of("next"), "add an else: route for answers the other routes do not match", node_id)
         # The default route is tried last whatever its place in the file.
         return tuple(sorted(routes, key=lambda route: route.is_default))
@@ -323,7 +387,7 @@ class FlowBuilder:
     def valid_match(match: str, input_spec: InputSpec) -> bool:
         if input_spec.type is InputType.NUMBER:
             return parse_comparison(match) is not None
-        if input_spec.type is InputType.TEXT:
+        if input_spec.type in (InputType.TEXT, InputType.MULTI_CHOICE):
             return False
         return input_spec.option(match) is not None
 
@@ -331,8 +395,8 @@ class FlowBuilder:
     def bad_match_message(match: str, input_spec: InputSpec) -> str:
         if input_spec.type is InputType.NUMBER:
             return f"route {match!r} must be a comparison such as '< 18' or '>= 18', or else"
-        if input_spec.type is InputType.TEXT:
-            return "a text question routes every answer the same way: use next: <node>"
+        if input_spec.type in (InputType.TEXT, InputType.MULTI_CHOICE):
+            return f"a {input_spec.type.value} question routes every answer the same way: use next: <node>"
         keys = ", ".join(option.key for option in input_spec.options)
         return f"route {match!r} is not one of the answers ({keys}) nor else"
 
@@ -344,7 +408,7 @@ class FlowBuilder:
 
     def check_automatic_cycles(self, nodes: dict[str, Node]) -> None:
         """A loop with no question in it would advance forever; refuse it."""
-        automatic = {node_id for node_id, node in nodes.items() if node.kind in (NodeKind.SAY, NodeKind.FLAG, NodeKind.ESCALATE)}
+        automatic = {node_id for node_id, node in nodes.items() if node.kind.is_automatic}
         visiting: set[str] = set()
         done: set[str] = set()
 

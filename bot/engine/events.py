@@ -11,13 +11,21 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AnswerRecorded",
+    "CaseSummarized",
     "EscalationRequested",
     "Event",
+    "FlagOverridden",
+    "FlagProposed",
     "FlagRaised",
+    "FlagSummary",
+    "FollowUpScheduled",
     "InputRejected",
     "MsgCreated",
+    "NoteAdded",
     "Prompt",
+    "ReferralsOffered",
     "SessionEnded",
+    "SessionPaused",
     "SessionResumed",
     "SessionStarted",
     "WentBack",
@@ -113,3 +121,78 @@ class SessionResumed(Event):
 class SessionEnded(Event):
     type: ClassVar[str] = "session_ended"
     outcome: str
+
+
+@dataclass(frozen=True)
+class SessionPaused(Event):
+    type: ClassVar[str] = "session_paused"
+    node: str
+
+
+@dataclass(frozen=True)
+class NoteAdded(Event):
+    """A volunteer's free-text note. It may hold sensitive details: never put it in an alert."""
+
+    type: ClassVar[str] = "note_added"
+    node: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FlagProposed(Event):
+    """Screening found a risk term in free text; the volunteer confirms the flag or not."""
+
+    type: ClassVar[str] = "flag_proposed"
+    flag: str
+    level: str
+    term: str
+    node: str
+
+
+@dataclass(frozen=True)
+class FlagOverridden(Event):
+    type: ClassVar[str] = "flag_overridden"
+    flag: str
+    level: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReferralsOffered(Event):
+    """Services to offer for these needs in this region; the host looks them up in the directory."""
+
+    type: ClassVar[str] = "referrals_offered"
+    node: str
+    needs: tuple[str, ...]
+    region: str | None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUpScheduled(Event):
+    type: ClassVar[str] = "follow_up_scheduled"
+    node: str
+    kind: str
+    due_at: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class FlagSummary:
+    flag: str
+    level: str
+    label: str
+    escalated: bool
+    overridden: str | None
+
+
+@dataclass(frozen=True)
+class CaseSummarized(Event):
+    """What the case holds so far, for the volunteer's summary: flags, follow-ups, referrals asked for."""
+
+    type: ClassVar[str] = "case_summarized"
+    node: str
+    title: str
+    flags: tuple[FlagSummary, ...]
+    follow_ups: tuple[tuple[str, str], ...]
+    needs: tuple[str, ...]

@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-__all__ = ["Answer", "Back", "Cancel", "Input", "Resume", "Start"]
+__all__ = [
+    "Answer",
+    "Back",
+    "CallSupervisor",
+    "Cancel",
+    "Input",
+    "Note",
+    "OverrideFlag",
+    "Pause",
+    "RaiseFlag",
+    "Resume",
+    "Start",
+]
 
 
 @dataclass(frozen=True)
@@ -27,7 +39,41 @@ class Back:
 
 @dataclass(frozen=True)
 class Resume:
-    """Show the open question again, for a volunteer who comes back to an unfinished case."""
+    """Show the open question again (and lift a pause), for a volunteer coming back to a case."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Hold the case (the caller is on hold, the volunteer must step away); answers wait for Resume."""
+
+
+@dataclass(frozen=True)
+class Note:
+    """A free-text note on the case at the current step; it is screened for risk terms."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class RaiseFlag:
+    """Raise one of the flow's flags by hand; a P0 or P1 flag reaches a supervisor at once."""
+
+    flag: str
+
+
+@dataclass(frozen=True)
+class CallSupervisor:
+    """"I need a supervisor now": page a supervisor whatever the flags say."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OverrideFlag:
+    """Withdraw a flag raised in error. Never silent: the reason is recorded and shown in the summary."""
+
+    flag: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -37,4 +83,4 @@ class Cancel:
     outcome: str = "cancelled"
 
 
-Input = Union[Start, Answer, Back, Resume, Cancel]
+Input = Union[Start, Answer, Back, Resume, Cancel, Pause, Note, RaiseFlag, CallSupervisor, OverrideFlag]

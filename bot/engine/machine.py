@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import threading
 from enum import Enum
-from typing import Any, Callable, Protocol, cast
+from typing import TYPE_CHECKING, Any, Callable, Protocol, cast
 
 from transitions import EventData, Machine, State
 
 from bot.engine.flow import Flow, Node, NodeKind, Route
+
+if TYPE_CHECKING:
+    from bot.engine.visit import Screener
 from bot.engine.flow import compare
 
 __all__ = ["NEW_STATE", "FlowMachine", "SharedMachine", "StepModel", "machine_spec"]
@@ -98,8 +101,15 @@ def machine_spec(flow: Flow) -> dict[str, Any]:
 class FlowMachine:
     """The compiled form of one flow revision."""
 
-    def __init__(self, flow: Flow, machine_class: Callable[..., Machine] = SharedMachine) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        machine_class: Callable[..., Machine] = SharedMachine,
+        screener: "Screener | None" = None,
+    ) -> None:
         self.flow = flow
+        # Screens free text for risk terms during steps; the same lexicon serves every flow.
+        self.screener = screener
         self.machine = machine_class(
             model=None,
             send_event=True,

@@ -11,6 +11,7 @@ __all__ = ["OpenFlag", "SessionState", "SessionStatus"]
 
 class SessionStatus(str, enum.Enum):
     ACTIVE = "active"
+    PAUSED = "paused"
     ENDED = "ended"
 
 
@@ -23,6 +24,11 @@ class OpenFlag:
     node: str
     raised_at: str
     escalated: bool = False
+    overridden: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.overridden is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -31,11 +37,19 @@ class OpenFlag:
             "node": self.node,
             "raised_at": self.raised_at,
             "escalated": self.escalated,
+            "overridden": self.overridden,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "OpenFlag":
-        return cls(data["flag"], data["level"], data["node"], data["raised_at"], bool(data.get("escalated", False)))
+        return cls(
+            data["flag"],
+            data["level"],
+            data["node"],
+            data["raised_at"],
+            bool(data.get("escalated", False)),
+            data.get("overridden"),
+        )
 
 
 @dataclass
@@ -50,12 +64,14 @@ class SessionState:
     flags: list[OpenFlag] = field(default_factory=list)
     outcome: str | None = None
     step: int = 0
+    # Follow-ups agreed in this case as {"kind", "due_at"}; storage turns them into due dates.
+    follow_ups: list[dict[str, str]] = field(default_factory=list)
 
     def flag(self, flag_id: str) -> OpenFlag | None:
         return next((flag for flag in self.flags if flag.flag == flag_id), None)
 
     def unescalated(self) -> list[OpenFlag]:
-        return [flag for flag in self.flags if not flag.escalated]
+        return [flag for flag in self.flags if not flag.escalated and flag.active]
 
     def copy(self) -> "SessionState":
         # Answers are strings and numbers, so copying the containers is a full copy, at a fraction
@@ -65,6 +81,7 @@ class SessionState:
             answers=dict(self.answers),
             history=list(self.history),
             flags=[replace(flag) for flag in self.flags],
+            follow_ups=[dict(follow_up) for follow_up in self.follow_ups],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +95,7 @@ class SessionState:
             "flags": [flag.to_dict() for flag in self.flags],
             "outcome": self.outcome,
             "step": self.step,
+            "follow_ups": [dict(follow_up) for follow_up in self.follow_ups],
         }
 
     @classmethod
@@ -92,4 +110,5 @@ class SessionState:
             flags=[OpenFlag.from_dict(flag) for flag in data.get("flags", [])],
             outcome=data.get("outcome"),
             step=int(data.get("step", 0)),
+            follow_ups=[dict(follow_up) for follow_up in data.get("follow_ups", [])],
         )

@@ -4,34 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from transitions import Machine
 
 from bot.engine.events import (
     AnswerRecorded,
-    EscalationRequested,
     Event,
-    FlagRaised,
+    FlagOverridden,
     InputRejected,
-    MsgCreated,
-    Prompt,
-    SessionEnded,
+    NoteAdded,
+    SessionPaused,
     SessionResumed,
     SessionStarted,
     WentBack,
 )
-from bot.engine.flow import Flow, InputSpec, InputType, Level, Node, NodeKind, N_
-from bot.engine.inputs import Answer, Back, Cancel, Input, Resume, Start
+from bot.engine.flow import N_, InputSpec, InputType, Level, Node, NodeKind
+from bot.engine.inputs import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume, Start
 from bot.engine.machine import NEW_STATE, FlowMachine
-from bot.engine.state import OpenFlag, SessionState, SessionStatus
+from bot.engine.state import SessionState, SessionStatus
+from bot.engine.visit import Visit
 
-__all__ = ["StepResult", "step"]
+__all__ = ["NOTE_LIMIT", "OVERRIDE_REASON_MINIMUM", "StepResult", "step"]
 
 # A flow cannot loop without a question (the loader refuses that), so this only guards against bugs.
 MAX_AUTOMATIC_NODES = 500
-# How far "back" reaches. A flow that loops would otherwise grow the stored state with every answer.
-HISTORY_LIMIT = 100
+NOTE_LIMIT = 2000
+# An override is a decision someone will review: a word or two is not a reason.
+OVERRIDE_REASON_MINIMUM = 10
 
 
 @dataclass(frozen=True)
@@ -48,68 +48,151 @@ def step(machine: FlowMachine, state: SessionState | None, action: Input, now: d
     """Apply one volunteer action to a session. `state` is not modified; a new state is returned."""
     flow = machine.flow
     if isinstance(action, Start):
-        model = _Step(flow, SessionState(flow.id, flow.revision, NEW_STATE), now)
-        model.events.append(SessionStarted(flow.id, flow.revision))
-        machine.run(model, NEW_STATE, lambda m: _advance(machine, m, model, "begin"))
-        return model.result()
+        visit = Visit(flow, SessionState(flow.id, flow.revision, NEW_STATE), now, machine.screener)
+        visit.events.append(SessionStarted(flow.id, flow.revision))
+        machine.run(visit, NEW_STATE, lambda m: _advance(machine, m, visit, "begin"))
+        return _result(visit)
     if state is None:
         raise ValueError("only Start may run without a session state")
     if (state.flow, state.revision) != flow.key:
         raise ValueError(f"session is on {state.flow} r{state.revision}, not on {flow.id} r{flow.revision}")
-    model = _Step(flow, state.copy(), now)
-    if model.session.status is SessionStatus.ENDED:
-        model.events.append(InputRejected(state.node, N_("This case has ended. Start a new case to continue.")))
-        return model.result(changed=False)
-    node = flow.node(state.node)
-    if isinstance(action, Resume):
-        model.events.append(SessionResumed(node.id))
-        model.prompt(node)
-        return model.result(changed=False)
-    if isinstance(action, Back):
-        return _back(machine, model)
-    if isinstance(action, Answer):
-        return _answer(machine, model, node, action.value)
-    if isinstance(action, Cancel):
-        model.close(node, action.outcome, None)
-        return model.result()
-    raise TypeError(f"unknown input {action!r}")
+    visit = Visit(flow, state.copy(), now, machine.screener)
+    if visit.session.status is SessionStatus.ENDED:
+        return _reject(visit, N_("This case has ended. Start a new case to continue."))
+    handler = _HANDLERS.get(type(action))
+    if handler is None:
+        raise TypeError(f"unknown input {action!r}")
+    return handler(machine, visit, action)
 
 
-def _answer(machine: FlowMachine, model: "_Step", node: Node, raw: str) -> StepResult:
+def _result(visit: Visit, changed: bool = True) -> StepResult:
+    if changed:
+        visit.session.step += 1
+    return StepResult(visit.session, tuple(visit.events))
+
+
+def _reject(visit: Visit, reason: str, prompt: Node | None = None, **params: Any) -> StepResult:
+    visit.events.append(InputRejected(visit.session.node, reason, params))
+    if prompt is not None:
+        visit.prompt(prompt)
+    return _result(visit, changed=False)
+
+
+def _paused(visit: Visit) -> bool:
+    return visit.session.status is SessionStatus.PAUSED
+
+
+def _answer(machine: FlowMachine, visit: Visit, action: Any) -> StepResult:
+    node = machine.flow.node(visit.session.node)
+    if _paused(visit):
+        return _reject(visit, N_("The case is paused. Resume it to continue."))
     assert node.input is not None, "a session waits only on questions"
-    value, problem = _normalise(node.input, raw)
+    value, problem = _normalise(node.input, action.value)
     if problem is not None:
-        model.events.append(InputRejected(node.id, problem[0], problem[1]))
-        model.prompt(node)
-        return model.result(changed=False)
-    model.session.answers[node.id] = value
-    model.events.append(AnswerRecorded(node.id, value))
-    machine.run(model, node.id, lambda m: _advance(machine, m, model, "submit", answer=value))
-    return model.result()
+        return _reject(visit, problem[0], node, **problem[1])
+    visit.session.answers[node.id] = value
+    visit.events.append(AnswerRecorded(node.id, value))
+    if node.input.type is InputType.TEXT:
+        visit.screen(node.id, str(value))
+    machine.run(visit, node.id, lambda m: _advance(machine, m, visit, "submit", answer=value))
+    return _result(visit)
 
 
-def _back(machine: FlowMachine, model: "_Step") -> StepResult:
-    history = model.session.history
+def _back(machine: FlowMachine, visit: Visit, action: Any) -> StepResult:
+    history = visit.session.history
+    if _paused(visit):
+        return _reject(visit, N_("The case is paused. Resume it to continue."))
     if len(history) < 2:
-        model.events.append(InputRejected(model.session.node, N_("There is no earlier question to go back to.")))
-        return model.result(changed=False)
+        return _reject(visit, N_("There is no earlier question to go back to."))
     left = history.pop()
     target = machine.flow.node(history[-1])
-    model.session.node = target.id
-    model.events.append(WentBack(left, target.id))
-    model.prompt(target)
-    return model.result()
+    visit.session.node = target.id
+    visit.events.append(WentBack(left, target.id))
+    visit.prompt(target)
+    return _result(visit)
 
 
-def _advance(machine: FlowMachine, m: Machine, model: "_Step", trigger: str, **kwargs: Any) -> None:
+def _resume(machine: FlowMachine, visit: Visit, action: Any) -> StepResult:
+    was_paused = _paused(visit)
+    visit.session.status = SessionStatus.ACTIVE
+    visit.events.append(SessionResumed(visit.session.node))
+    visit.prompt(machine.flow.node(visit.session.node))
+    return _result(visit, changed=was_paused)
+
+
+def _pause(machine: FlowMachine, visit: Visit, action: Any) -> StepResult:
+    if _paused(visit):
+        return _reject(visit, N_("The case is already paused."))
+    visit.session.status = SessionStatus.PAUSED
+    visit.events.append(SessionPaused(visit.session.node))
+    return _result(visit)
+
+
+def _note(machine: FlowMachine, visit: Visit, action: Any) -> StepResult:
+    text = str(action.text).strip()
+    if not text:
+        return _reject(visit, N_("The note is empty."))
+    if len(text) > NOTE_LIMIT:
+        return _reject(visit, N_("Please keep a note under {limit} characters."), limit=NOTE_LIMIT)
+    visit.events.append(NoteAdded(visit.session.node, text))
+    visit.screen(visit.session.node, text)
+    return _result(visit)
+
+
+def _raise_flag(machine: FlowMachine, visit: Visit, action: Any) -> StepResult:
+    if action.flag not in machine.flow.flags:
+        return _reject(visit, N_("There is no flag called {flag} in this protocol."), flag=action.flag)
+    if visit.session.flag(action.flag) is not None:
+        return _reject(visit, N_("That flag is already raised."))
+    visit.raise_flag(action.flag, visit.session.node, escalate_now=True)
+    return _result(visit)
+
+
+def _call_supervisor(machine: FlowMachine, visit: Visit, action: Any) -> StepResult:
+    reason = str(action.reason).strip() or N_("The volunteer asked for a supervisor now.")
+    visit.escalate(visit.session.node, reason, level=Level.P0, force=True)
+    return _result(visit)
+
+
+def _override_flag(machine: FlowMachine, visit: Visit, action: Any) -> StepResult:
+    flag = visit.session.flag(action.flag)
+    if flag is None or not flag.active:
+        return _reject(visit, N_("That flag is not raised."))
+    reason = str(action.reason).strip()
+    if len(reason) < OVERRIDE_REASON_MINIMUM:
+        return _reject(visit, N_("Give the reason for withdrawing the flag in a sentence; it is recorded."))
+    flag.overridden = reason
+    visit.events.append(FlagOverridden(flag.flag, flag.level, reason))
+    return _result(visit)
+
+
+def _cancel(machine: FlowMachine, visit: Visit, action: Any) -> StepResult:
+    visit.close(visit.session.node, action.outcome, None)
+    return _result(visit)
+
+
+_HANDLERS: dict[type, Callable[[FlowMachine, Visit, Any], StepResult]] = {
+    Answer: _answer,
+    Back: _back,
+    Resume: _resume,
+    Pause: _pause,
+    Note: _note,
+    RaiseFlag: _raise_flag,
+    CallSupervisor: _call_supervisor,
+    OverrideFlag: _override_flag,
+    Cancel: _cancel,
+}
+
+
+def _advance(machine: FlowMachine, m: Machine, visit: Visit, trigger: str, **kwargs: Any) -> None:
     """Fire `trigger`, then pass through nodes that need no answer until a question or an end."""
-    if not FlowMachine.fire(m, model, trigger, **kwargs):
-        raise RuntimeError(f"no route from {model.node_id!r} for {kwargs!r}")
+    if not FlowMachine.fire(m, visit, trigger, **kwargs):
+        raise RuntimeError(f"no route from {visit.node_id!r} for {kwargs!r}")
     for _ in range(MAX_AUTOMATIC_NODES):
-        kind = machine.flow.node(model.node_id).kind
+        kind = machine.flow.node(visit.node_id).kind
         if kind is NodeKind.ASK or kind is NodeKind.END:
             return
-        FlowMachine.fire(m, model, "proceed")
+        FlowMachine.fire(m, visit, "proceed")
     raise RuntimeError(f"flow {machine.flow.id} advanced {MAX_AUTOMATIC_NODES} nodes without a question")
 
 
@@ -120,6 +203,11 @@ def _normalise(spec: InputSpec, raw: str) -> tuple[Any, tuple[str, dict[str, Any
         if option is None:
             return None, (N_("Please choose one of the options."), {})
         return option.key, None
+    if spec.type is InputType.MULTI_CHOICE:
+        keys = [key for key in text.lower().replace(",", " ").split() if key]
+        if not keys or any(spec.option(key) is None for key in keys):
+            return None, (N_("Please choose one or more of the options."), {})
+        return list(dict.fromkeys(keys)), None
     if spec.type is InputType.NUMBER:
         try:
             number = int(text)
@@ -135,79 +223,3 @@ def _normalise(spec: InputSpec, raw: str) -> tuple[Any, tuple[str, dict[str, Any
     if len(text) > spec.max_length:
         return None, (N_("Please keep the answer under {limit} characters."), {"limit": spec.max_length})
     return text, None
-
-
-class _Step:
-    """The model attached to the shared Machine for one step; it collects what happens."""
-
-    def __init__(self, flow: Flow, session: SessionState, now: datetime) -> None:
-        self.flow = flow
-        self.session = session
-        self.node_id = session.node
-        self.now = now
-        self.events: list[Event] = []
-
-    def result(self, changed: bool = True) -> StepResult:
-        if changed:
-            self.session.step += 1
-        return StepResult(self.session, tuple(self.events))
-
-    def node_entered(self, node: Node) -> None:
-        self.session.node = node.id
-        if node.kind is NodeKind.ASK:
-            history = self.session.history
-            if not history or history[-1] != node.id:
-                history.append(node.id)
-                del history[:-HISTORY_LIMIT]
-            self.prompt(node)
-        elif node.kind is NodeKind.SAY:
-            self.events.append(MsgCreated(node.id, node.text or ""))
-        elif node.kind is NodeKind.FLAG:
-            self.raise_flag(node)
-        elif node.kind is NodeKind.ESCALATE:
-            self.escalate(node, node.text or "")
-        elif node.kind is NodeKind.END:
-            self.close(node, node.outcome or "ended", node.text)
-
-    def prompt(self, node: Node) -> None:
-        spec = node.input
-        if spec is None:
-            return
-        prompt = Prompt(
-            type=spec.type.value,
-            options=tuple((option.key, option.label) for option in spec.options),
-            minimum=spec.minimum,
-            maximum=spec.maximum,
-            previous_answer=self.session.answers.get(node.id),
-        )
-        self.events.append(MsgCreated(node.id, node.text or "", prompt))
-
-    def raise_flag(self, node: Node) -> None:
-        assert node.flag is not None
-        if self.session.flag(node.flag) is not None:
-            return  # raised earlier in this session (for example before going back): still open
-        flag = self.flow.flags[node.flag]
-        self.session.flags.append(OpenFlag(flag.id, flag.level.value, node.id, self.now.isoformat()))
-        self.events.append(FlagRaised(flag.id, flag.level.value, node.id, flag.label, flag.guidance))
-        if flag.level is Level.P0:
-            # An emergency does not wait for the flow to reach its escalation node.
-            self.escalate(node, flag.label)
-
-    def escalate(self, node: Node, reason: str) -> None:
-        pending = self.session.unescalated()
-        if not pending and self.session.flags:
-            return  # every flag already went to a supervisor
-        level = Level.most_urgent([Level(flag.level) for flag in pending]) or Level.P1
-        for flag in pending:
-            flag.escalated = True
-        self.events.append(EscalationRequested(level.value, tuple(flag.flag for flag in pending), node.id, reason))
-
-    def close(self, node: Node, outcome: str, text: str | None) -> None:
-        if any(Level(flag.level).needs_escalation for flag in self.session.unescalated()):
-            # Safety net under the flow check: a P0/P1 flag never closes a case unescalated.
-            self.escalate(node, N_("The case ended with a risk flag that had not been escalated."))
-        if text:
-            self.events.append(MsgCreated(node.id, text))
-        self.session.status = SessionStatus.ENDED
-        self.session.outcome = outcome
-        self.events.append(SessionEnded(outcome))

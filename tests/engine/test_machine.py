@@ -27,7 +27,7 @@ def test_no_model_stays_attached_after_steps(demo_machine, now):
 
 def test_the_model_is_removed_even_when_a_step_fails(demo_machine, now, mocker):
     result = step(demo_machine, None, Start(), now)
-    mocker.patch("bot.engine.step._Step.raise_flag", side_effect=RuntimeError("boom"))
+    mocker.patch("bot.engine.visit.Visit.raise_flag", side_effect=RuntimeError("boom"))
     with pytest.raises(RuntimeError, match="boom"):
         step(demo_machine, result.state, Answer("no"), now)
     assert demo_machine.attached_models == 0

@@ -229,7 +229,7 @@ nodes:
 
 def test_history_stays_bounded_in_a_looping_flow(now):
     from bot.engine import load_flow_text
-    from bot.engine.step import HISTORY_LIMIT
+    from bot.engine.visit import HISTORY_LIMIT
 
     machine = FlowMachine(load_flow_text(LOOP_FLOW, "loop.yaml"))
     result = step(machine, None, Start(), now)
