@@ -13,7 +13,8 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy.orm import Session
 
-from bot.engine import EscalationRequested, Event, FollowUpScheduled, Input, SessionState, Start, step
+from bot.directory import Directory
+from bot.engine import EscalationRequested, Event, Flow, FollowUpScheduled, Input, SessionState, Start, step
 from bot.engine.machine import FlowMachine
 from bot.i18n import translator
 from bot.library import FlowLibrary
@@ -77,6 +78,7 @@ class CaseService:
         supervisor_language: str,
         alert_recipients: Sequence[str] = ("supervisors",),
         clock: Clock = utcnow,
+        directory: Directory | None = None,
     ) -> None:
         self.database = database
         self.library = library
@@ -84,6 +86,7 @@ class CaseService:
         self.supervisor_language = supervisor_language
         self.alert_recipients = tuple(alert_recipients)
         self.clock = clock
+        self.directory = directory
         library.latest(start_flow)  # fail at start-up, not on the first call, if the flow is missing
 
     def register_flows(self) -> list[str]:
@@ -115,6 +118,11 @@ class CaseService:
             machine = self.library.machine(session, case.flow_id, case.flow_revision)
             result = step(machine, SessionState.from_dict(case.state), action, now)
             return self._store(session, case, machine, result.state, result.events, now, volunteer_name or case.volunteer)
+
+    def flow_of(self, case: CaseSummary) -> Flow:
+        """The flow revision a case runs on (for listing its flags, for example)."""
+        with self.database.transaction() as session:
+            return self.library.machine(session, case.flow_id, case.flow_revision).flow
 
     def unfinished_case(self, volunteer: str) -> CaseSummary | None:
         with self.database.transaction() as session:
@@ -167,7 +175,9 @@ class CaseService:
                 enqueue(session, kind="alert", recipient=recipient, payload=payload, now=now, case_id=case.id)
                 records.append(("alert_queued", {"alert_code": escalation.alert_code, "recipient": recipient}))
         append_events(session, case, records, now)
-        message = volunteer_payload(events, translator(case.language), flow, case.case_code, state.step, alert_codes)
+        message = volunteer_payload(
+            events, translator(case.language), flow, case.case_code, state.step, alert_codes, self.directory
+        )
         if message is not None:
             enqueue(session, kind="message", recipient=f"volunteer:{case.volunteer}", payload=message, now=now, case_id=case.id)
         return StepOutcome(_summary(case), events, tuple(alert_codes.values()))

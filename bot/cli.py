@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from bot.directory import DirectoryError
 from bot.engine import FlowLoadError
 from bot.i18n import SUPPORTED_LANGUAGES, CatalogMissing, pick_language, translator
 from bot.settings import Settings, SettingsError
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _db_upgrade(settings)
         if args.command == "console":
             return _console(settings, pick_language(args.lang, default=settings.language), args.volunteer)
-    except (SettingsError, CatalogMissing) as error:
+    except (SettingsError, CatalogMissing, DirectoryError) as error:
         print(f"pendamping: {error}", file=sys.stderr)
         return 2
     except FlowLoadError as error:
@@ -71,12 +72,17 @@ def _console(settings: Settings, language: str, volunteer: str) -> int:
     from bot.library import FlowLibrary
     from storage import Database, current_revision, head_revision
 
+    from bot.directory import load_directory
+
     library = FlowLibrary.from_directory(settings.flows_dir)
+    directory = load_directory()
     database = Database(settings.database_url)
     if current_revision(database) != head_revision():
         print("pendamping: the database is not migrated; run `pendamping db upgrade` (make run does it)", file=sys.stderr)
         return 2
-    service = CaseService(database, library, start_flow=settings.start_flow, supervisor_language=language)
+    service = CaseService(
+        database, library, start_flow=settings.start_flow, supervisor_language=language, directory=directory
+    )
     service.register_flows()
     runner = ConsoleRunner(service, sys.stdin, sys.stdout, translator(language), volunteer=volunteer)
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from bot.engine import Flow, FlowMachine, load_flows
+from bot.engine.visit import Screener
 from bot.engine import load_flow_source
 from storage import flow_source, register_flow_revision
 
@@ -24,14 +25,17 @@ class UnknownFlow(LookupError):
 class FlowLibrary:
     """One compiled `FlowMachine` per flow revision, built once and shared by every case on it."""
 
-    def __init__(self, flows: dict[str, Flow]) -> None:
+    def __init__(self, flows: dict[str, Flow], screener: Screener | None = None) -> None:
         self.current: dict[str, Flow] = dict(flows)
-        self._machines: dict[tuple[str, int], FlowMachine] = {flow.key: FlowMachine(flow) for flow in flows.values()}
+        self.screener = screener
+        self._machines: dict[tuple[str, int], FlowMachine] = {
+            flow.key: FlowMachine(flow, screener=screener) for flow in flows.values()
+        }
         self._lock = threading.Lock()
 
     @classmethod
-    def from_directory(cls, directory: Path = DEFAULT_FLOWS_DIR) -> "FlowLibrary":
-        return cls(load_flows(directory))
+    def from_directory(cls, directory: Path = DEFAULT_FLOWS_DIR, screener: Screener | None = None) -> "FlowLibrary":
+        return cls(load_flows(directory), screener)
 
     def register(self, session: Session, now: datetime) -> list[str]:
         """Store the current revisions so cases started on them can finish after the files change."""
@@ -66,4 +70,4 @@ class FlowLibrary:
             raise UnknownFlow(f"flow '{flow_id}' revision {revision} is neither loaded nor stored")
         flow = load_flow_source(source, f"<stored {flow_id} r{revision}>")
         with self._lock:
-            return self._machines.setdefault(key, FlowMachine(flow))
+            return self._machines.setdefault(key, FlowMachine(flow, screener=self.screener))

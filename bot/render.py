@@ -9,21 +9,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from bot.directory import NEED_LABELS, PROVINCES, Directory, Service
 from bot.engine import (
+    CaseSummarized,
     EscalationRequested,
     Event,
+    FlagOverridden,
+    FlagProposed,
     FlagRaised,
     Flow,
+    FollowUpScheduled,
     InputRejected,
     MsgCreated,
+    NoteAdded,
+    ReferralsOffered,
     SessionEnded,
+    SessionPaused,
     SessionResumed,
     SessionStarted,
     WentBack,
 )
 from bot.i18n import N_, Translator
 
-__all__ = ["AlertFacts", "alert_payload", "volunteer_payload"]
+__all__ = ["AlertFacts", "alert_payload", "referral_lines", "summary_lines", "volunteer_payload"]
+
+STATUS_NOTES = {
+    "old": N_("last confirmed {date}; check before giving it out"),
+    "unverified": N_("not verified; check before giving it out"),
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,7 @@ def volunteer_payload(
     case_code: str,
     step: int,
     alert_codes: dict[int, str] | None = None,
+    directory: Directory | None = None,
 ) -> dict[str, Any] | None:
     """The one message a step sends the volunteer, or None when there is nothing to say."""
     _ = translator.text
@@ -84,6 +98,28 @@ def volunteer_payload(
             parts.append(text)
         elif isinstance(event, SessionEnded):
             parts.append(_(N_("Case {case_code} is closed."), case_code=case_code))
+        elif isinstance(event, SessionPaused):
+            parts.append(_(N_("Case {case_code} is paused. Resume it when you are ready."), case_code=case_code))
+        elif isinstance(event, NoteAdded):
+            parts.append(_(N_("Note saved.")))
+        elif isinstance(event, FlagProposed):
+            label = _(flow.flags[event.flag].label) if event.flag in flow.flags else event.flag
+            parts.append(
+                _(N_("Possible risk in what was typed: {label} ({level}). If it fits, raise the flag: /flag {flag}"),
+                  label=label, level=event.level, flag=event.flag)
+            )
+        elif isinstance(event, FlagOverridden):
+            label = _(flow.flags[event.flag].label) if event.flag in flow.flags else event.flag
+            parts.append(_(N_("Flag withdrawn: {label}. The reason is recorded."), label=label))
+        elif isinstance(event, ReferralsOffered):
+            if event.text:
+                parts.append(_(event.text))
+            parts.append("\n".join(referral_lines(event, translator, directory)))
+        elif isinstance(event, FollowUpScheduled):
+            due = event.due_at[:16].replace("T", " ")
+            parts.append(_(event.text) if event.text else _(N_("Follow-up recorded: {kind}, due {due} UTC."), kind=event.kind, due=due))
+        elif isinstance(event, CaseSummarized):
+            parts.append("\n".join(summary_lines(event, translator, case_code)))
     if not parts:
         return None
     return {"text": "\n\n".join(parts), "prompt": prompt, "case_code": case_code, "flow": flow.id}
@@ -118,3 +154,48 @@ def alert_payload(facts: AlertFacts, translator: Translator) -> dict[str, Any]:
         _(N_("Volunteer: {name}"), name=facts.volunteer_name),
     ]
     return {"text": "\n".join(lines), "alert_code": facts.alert_code, "case_code": facts.case_code, "level": facts.level}
+
+
+def referral_lines(event: ReferralsOffered, translator: Translator, directory: Directory | None) -> list[str]:
+    """Services for the needs asked, regional ones first; unconfirmed contacts say so."""
+    _ = translator.text
+    if not event.needs:
+        return [_(N_("No needs were chosen, so there is nothing to refer to yet."))]
+    region = PROVINCES.get(event.region or "", None)
+    needs = ", ".join(_(NEED_LABELS.get(need, need)) for need in event.needs)
+    heading = _(N_("Services for: {needs}"), needs=needs)
+    if region:
+        heading += " · " + region
+    services = directory.search(event.needs, event.region) if directory is not None else []
+    if not services:
+        return [heading, _(N_("No service in the directory fits; ask your supervisor."))]
+    return [heading, *(_service_line(service, translator) for service in services)]
+
+
+def _service_line(service: Service, translator: Translator) -> str:
+    contacts = ", ".join(f"{contact.type} {contact.value}" for contact in service.contacts)
+    line = f"• {service.name}: {contacts}"
+    note = STATUS_NOTES.get(service.status)
+    if note:
+        line += " (" + translator.text(note, date=service.last_verified.isoformat()) + ")"
+    return line + "\n  " + translator.text(service.description)
+
+
+def summary_lines(event: CaseSummarized, translator: Translator, case_code: str) -> list[str]:
+    _ = translator.text
+    lines = [_(event.title) + f" · {case_code}"]
+    if not event.flags:
+        lines.append(_(N_("Flags: none")))
+    for flag in event.flags:
+        if flag.overridden:
+            state = _(N_("withdrawn: {reason}"), reason=flag.overridden)
+        elif flag.escalated:
+            state = _(N_("supervisor alerted"))
+        else:
+            state = _(N_("not escalated"))
+        lines.append(f"• {flag.level} {_(flag.label)} ({state})")
+    if event.needs:
+        lines.append(_(N_("Needs: {needs}"), needs=", ".join(_(NEED_LABELS.get(need, need)) for need in event.needs)))
+    for kind, due in event.follow_ups:
+        lines.append(_(N_("Follow-up: {kind}, due {due} UTC"), kind=kind, due=due[:16].replace("T", " ")))
+    return lines

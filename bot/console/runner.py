@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from bot.cases import CaseService, CaseSummary, StepOutcome
 from bot.console.sender import ConsoleSender
 from bot.dispatch import Dispatcher
-from bot.engine import Answer, Back, Cancel, Input, Resume
+from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume
 from bot.i18n import N_, Translator
 
 __all__ = ["ConsoleRunner", "to_answer"]
@@ -20,15 +20,20 @@ __all__ = ["ConsoleRunner", "to_answer"]
 YES_WORDS = {"y", "ya", "iya", "yes", "yup"}
 NO_WORDS = {"n", "no", "t", "tidak", "tdk", "enggak", "nggak", "gak", "ga"}
 HELP = N_(
-    "Commands: /back (previous question), /cancel (close this case), /new (new case after one is closed), "
-    "/help, /quit. Answer a choice with its number or its label."
+    "Answer a choice with its number or its label; several choices as 1,3. Commands: /back (previous "
+    "question), /note TEXT (add a note), /flag (list flags) or /flag ID (raise one), /supervisor (call a "
+    "supervisor now), /override ID REASON (withdraw a flag), /pause, /resume, /cancel (close this case), "
+    "/new (new case after one is closed), /help, /quit."
 )
 
 
 def to_answer(line: str, prompt: dict[str, Any] | None) -> str:
     """Map what was typed to an answer key: an option number, a label, or yes/no in either language."""
-    if not prompt or prompt.get("type") not in ("choice", "yes_no"):
+    if not prompt or prompt.get("type") not in ("choice", "yes_no", "multi_choice"):
         return line
+    if prompt.get("type") == "multi_choice":
+        single = {**prompt, "type": "choice"}
+        return ",".join(to_answer(part.strip(), single) for part in line.split(",") if part.strip())
     options = prompt.get("options") or []
     if line.isdigit() and 1 <= int(line) <= len(options):
         return str(options[int(line) - 1]["key"])
@@ -123,11 +128,34 @@ class ConsoleRunner:
             self.act(Back())
         elif line == "/cancel":
             self.act(Cancel())
+        elif line == "/pause":
+            self.act(Pause())
+        elif line == "/resume":
+            self.act(Resume())
+        elif line == "/supervisor" or line.startswith("/supervisor "):
+            self.act(CallSupervisor(line[len("/supervisor"):].strip()))
+        elif line.startswith("/note"):
+            self.act(Note(line[len("/note"):].strip()))
+        elif line == "/flag":
+            self.list_flags()
+        elif line.startswith("/flag "):
+            self.act(RaiseFlag(line[len("/flag "):].strip()))
+        elif line.startswith("/override"):
+            flag, _, reason = line[len("/override"):].strip().partition(" ")
+            self.act(OverrideFlag(flag, reason))
         elif line.startswith("/"):
             self.say(N_("Unknown command {command}."), command=line.split()[0])
             self.say(HELP)
         else:
             self.act(Answer(to_answer(line, self.sender.prompt)))
+
+    def list_flags(self) -> None:
+        assert self.case is not None
+        flow = self.service.flow_of(self.case)
+        self.say(N_("Flags of this protocol (raise one with /flag ID):"))
+        for flag in sorted(flow.flags.values(), key=lambda flag: (flag.level.rank, flag.id)):
+            self.out.write(f"  {flag.id}: {flag.level.value} {self.translator.text(flag.label)}\n")
+        self.out.flush()
 
     def act(self, action: Input) -> None:
         assert self.case is not None

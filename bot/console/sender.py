@@ -31,7 +31,9 @@ class ConsoleSender:
             self.prompt = prompt
             for number, option in enumerate(prompt.get("options") or [], start=1):
                 self.out.write(f"  {number}. {option['label']}\n")
-            if prompt.get("type") == "number":
+            if prompt.get("type") == "multi_choice":
+                self.out.write(self.translator.text(N_("(Type one or more numbers, such as 1,3.)")) + "\n")
+            elif prompt.get("type") == "number":
                 self.out.write(self.translator.text(N_("(Type a number.)")) + "\n")
             elif prompt.get("type") == "text":
                 self.out.write(self.translator.text(N_("(Type your answer.)")) + "\n")
