@@ -169,11 +169,17 @@ def referral_lines(event: ReferralsOffered, translator: Translator, directory: D
     services = directory.search(event.needs, event.region) if directory is not None else []
     if not services:
         return [heading, _(N_("No service in the directory fits; ask your supervisor."))]
-    return [heading, *(_service_line(service, translator) for service in services)]
+    return [heading, *(_service_line(service, translator, directory) for service in services)]
 
 
-def _service_line(service: Service, translator: Translator) -> str:
-    contacts = ", ".join(f"{contact.type} {contact.value}" for contact in service.contacts)
+def _service_line(service: Service, translator: Translator, directory: Directory | None) -> str:
+    def contact_text(kind: str, value: str) -> str:
+        # "via" names another entry (a regional unit reached through SAPA 129, say): show that one.
+        if kind == "via" and directory is not None and value in directory:
+            return translator.text(N_("through {service}"), service=directory.get(value).name)
+        return f"{kind} {value}"
+
+    contacts = ", ".join(contact_text(contact.type, contact.value) for contact in service.contacts)
     line = f"• {service.name}: {contacts}"
     note = STATUS_NOTES.get(service.status)
     if note:

@@ -360,13 +360,15 @@ def _read_document(document: Any, origin: str, problems: list[str]) -> list[Serv
     first_index: dict[str, int] = {}
     for index, raw in enumerate(raw_services):
         service = _read_service(raw, index, origin, problems)
-        if service is None:
-            continue
-        if service.id in first_index:
-            problems.append(f"{_where(origin, index, service.id)}: duplicate id (first at services[{first_index[service.id]}])")
-            continue
-        first_index[service.id] = index
-        services.append(service)
+        # Ids are claimed by broken entries too: fixing the first entry must not reveal a duplicate.
+        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(raw_id, str) and raw_id:
+            if raw_id in first_index:
+                problems.append(f"{_where(origin, index, raw_id)}: duplicate id (first at services[{first_index[raw_id]}])")
+                continue
+            first_index[raw_id] = index
+        if service is not None:
+            services.append(service)
 
     # `via` targets are checked once every id is known; a target must be reachable directly, which
     # also rules out chains and loops.
@@ -377,6 +379,8 @@ def _read_document(document: Any, origin: str, problems: list[str]) -> list[Serv
                 continue
             where = _where(origin, first_index[service.id], service.id)
             target = by_id.get(contact.value)
+            if target is None and contact.value in first_index:
+                continue  # the target entry is broken and already reported
             if target is None:
                 problems.append(f"{where}: contact via unknown service {contact.value!r}")
             elif target is service:
