@@ -12,7 +12,7 @@ from time import perf_counter, perf_counter_ns
 
 from bench.durable import measure_durable
 from bench.engine import EngineResult, measure_engine
-from bench.flows import chain_flow, loop_flow, opening_flow
+from bench.flows import chain_flow, loop_flow, protocol_flow
 from bench.host import describe_host
 from bench.memory import measure_memory
 from bench.report import Results, markdown_report, text_report
@@ -49,10 +49,10 @@ def run(plan: Plan, mode: str) -> Results:
     _say("host: fsync probe")
     host = describe_host(plan.fsync_probes)
     flows = [chain_flow(40)]
-    opening, problem = opening_flow()
-    skipped = (f"opening flow {problem}",) if opening is None else ()
-    if opening is not None:
-        flows.append(opening)
+    protocol, problem = protocol_flow()
+    skipped = (f"protocol flow {problem}",) if protocol is None else ()
+    if protocol is not None:
+        flows.append(protocol)
     engine: list[EngineResult] = []
     for flow in flows:
         _say(f"engine: {flow.id}")

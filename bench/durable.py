@@ -10,6 +10,7 @@ from time import perf_counter_ns
 from typing import Iterator
 
 from bot.cases import CaseService
+from bot.directory import Directory
 from bot.engine import Answer, Flow
 from bot.library import FlowLibrary
 from storage import Database, upgrade
@@ -30,7 +31,9 @@ class DurableResult:
 
 
 def service_on(database: Database, flow: Flow) -> CaseService:
-    service = CaseService(database, FlowLibrary({flow.id: flow}), start_flow=flow.id, supervisor_language="en")
+    service = CaseService(
+        database, FlowLibrary({flow.id: flow}), start_flow=flow.id, supervisor_language="en", directory=Directory([])
+    )
     service.register_flows()
     return service
 

@@ -1,13 +1,13 @@
-"""The flows the benchmarks run: synthetic ones written here as YAML text, and the shipped opening flow."""
+"""The flows the benchmarks run: synthetic ones written here as YAML text, and the shipped protocol."""
 
 from __future__ import annotations
 
-from bot.engine import Flow, FlowLoadError, load_flow_file, load_flow_text
+from bot.engine import Flow, FlowLoadError, load_flow_dir, load_flow_text
 from bot.library import DEFAULT_FLOWS_DIR
 
-__all__ = ["OPENING_PATH", "chain_flow", "loop_flow", "opening_flow"]
+__all__ = ["PROTOCOL_PATH", "chain_flow", "loop_flow", "protocol_flow"]
 
-OPENING_PATH = DEFAULT_FLOWS_DIR / "opening.yaml"
+PROTOCOL_PATH = DEFAULT_FLOWS_DIR / "protocol"
 
 _FLAGS = """\
 flags:
@@ -77,10 +77,10 @@ nodes:
     return load_flow_text(text, "<bench loop>")
 
 
-def opening_flow() -> tuple[Flow | None, str]:
-    """The shipped opening flow, or None and the reason it could not be used."""
+def protocol_flow() -> tuple[Flow | None, str]:
+    """The shipped protocol, or None and the reason it could not be used."""
     try:
-        return load_flow_file(OPENING_PATH), ""
+        return load_flow_dir(PROTOCOL_PATH), ""
     except FlowLoadError as error:
         first = error.errors[0] if error.errors else "unknown error"
         return None, f"does not load: {first}"

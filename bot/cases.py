@@ -32,7 +32,7 @@ from storage import (
     schedule_follow_up,
 )
 
-__all__ = ["CaseNotFound", "CaseService", "CaseSummary", "StepOutcome", "utcnow"]
+__all__ = ["OPEN_STATUSES", "CaseNotFound", "CaseService", "CaseSummary", "StepOutcome", "utcnow"]
 
 Clock = Callable[[], datetime]
 
@@ -68,6 +68,9 @@ class StepOutcome:
         return self.case.status == "ended"
 
 
+OPEN_STATUSES = ("active", "paused")
+
+
 class CaseService:
     def __init__(
         self,
@@ -76,9 +79,9 @@ class CaseService:
         *,
         start_flow: str,
         supervisor_language: str,
+        directory: Directory,
         alert_recipients: Sequence[str] = ("supervisors",),
         clock: Clock = utcnow,
-        directory: Directory | None = None,
     ) -> None:
         self.database = database
         self.library = library

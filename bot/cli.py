@@ -9,6 +9,7 @@ from typing import Sequence
 
 from bot.directory import DirectoryError
 from bot.engine import FlowLoadError
+from bot.engine.screening import LexiconError
 from bot.i18n import SUPPORTED_LANGUAGES, CatalogMissing, pick_language, translator
 from bot.settings import Settings, SettingsError
 
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _db_upgrade(settings)
         if args.command == "console":
             return _console(settings, pick_language(args.lang, default=settings.language), args.volunteer)
-    except (SettingsError, CatalogMissing, DirectoryError) as error:
+    except (SettingsError, CatalogMissing, DirectoryError, LexiconError) as error:
         print(f"pendamping: {error}", file=sys.stderr)
         return 2
     except FlowLoadError as error:
@@ -73,8 +74,10 @@ def _console(settings: Settings, language: str, volunteer: str) -> int:
     from storage import Database, current_revision, head_revision
 
     from bot.directory import load_directory
+    from bot.lexicon import load_lexicon
 
-    library = FlowLibrary.from_directory(settings.flows_dir)
+    # Everything the protocol reads is checked before a volunteer sees a word.
+    library = FlowLibrary.from_directory(settings.flows_dir, screener=load_lexicon())
     directory = load_directory()
     database = Database(settings.database_url)
     if current_revision(database) != head_revision():

@@ -33,6 +33,13 @@ from bot.i18n import N_, Translator
 
 __all__ = ["AlertFacts", "alert_payload", "referral_lines", "summary_lines", "volunteer_payload"]
 
+CONTACT_LABELS = {
+    "phone": N_("phone"),
+    "whatsapp": N_("WhatsApp"),
+    "website": N_("website"),
+    "email": N_("email"),
+    "app": N_("app"),
+}
 STATUS_NOTES = {
     "old": N_("last confirmed {date}; check before giving it out"),
     "unverified": N_("not verified; check before giving it out"),
@@ -161,12 +168,15 @@ def referral_lines(event: ReferralsOffered, translator: Translator, directory: D
     _ = translator.text
     if not event.needs:
         return [_(N_("No needs were chosen, so there is nothing to refer to yet."))]
-    region = PROVINCES.get(event.region or "", None)
+    # A province the directory does not know ("abroad", "not known") means national services only;
+    # a need it does not know is left out. Rendering must never fail in the middle of a call.
+    region = event.region if event.region in PROVINCES else None
     needs = ", ".join(_(NEED_LABELS.get(need, need)) for need in event.needs)
     heading = _(N_("Services for: {needs}"), needs=needs)
     if region:
-        heading += " · " + region
-    services = directory.search(event.needs, event.region) if directory is not None else []
+        heading += " · " + PROVINCES[region]
+    known = [need for need in event.needs if need in NEED_LABELS]
+    services = directory.search(known, region) if directory is not None and known else []
     if not services:
         return [heading, _(N_("No service in the directory fits; ask your supervisor."))]
     return [heading, *(_service_line(service, translator, directory) for service in services)]
@@ -177,7 +187,8 @@ def _service_line(service: Service, translator: Translator, directory: Directory
         # "via" names another entry (a regional unit reached through SAPA 129, say): show that one.
         if kind == "via" and directory is not None and value in directory:
             return translator.text(N_("through {service}"), service=directory.get(value).name)
-        return f"{kind} {value}"
+        label = CONTACT_LABELS.get(kind)
+        return f"{translator.text(label) if label else kind} {value}"
 
     contacts = ", ".join(contact_text(contact.type, contact.value) for contact in service.contacts)
     line = f"• {service.name}: {contacts}"

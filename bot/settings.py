@@ -22,7 +22,7 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     language: str = DEFAULT_LANGUAGE
-    start_flow: str = "opening"
+    start_flow: str = "protocol"
     flows_dir: Path = DEFAULT_FLOWS_DIR
 
     @classmethod
@@ -40,7 +40,7 @@ class Settings:
         return cls(
             database_url=database_url,
             language=language,
-            start_flow=_get(env, "PENDAMPING_START_FLOW", "opening"),
+            start_flow=_get(env, "PENDAMPING_START_FLOW", "protocol"),
             flows_dir=flows_dir,
         )
 

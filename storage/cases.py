@@ -68,10 +68,10 @@ def lock_case(session: Session, case_id: str) -> CaseSession | None:
 
 
 def find_open_case(session: Session, volunteer: str) -> CaseSession | None:
-    """The volunteer's most recent unfinished case, if any."""
+    """The volunteer's most recent unfinished (active or paused) case, if any."""
     query = (
         select(CaseSession)
-        .where(CaseSession.volunteer == volunteer, CaseSession.status == "active")
+        .where(CaseSession.volunteer == volunteer, CaseSession.status.in_(("active", "paused")))
         .order_by(CaseSession.updated_at.desc())
         .limit(1)
     )

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from bot.cases import CaseService
+from bot.directory import Directory
 from bot.engine import Answer, Back, load_flow_text
 from bot.library import FlowLibrary
 from storage import Database, FlowRevisionConflict, escalations_of, events_of, lock_case
@@ -16,7 +17,10 @@ from tests.conftest import DEMO_FLOW
 
 def service_for(database: Database, clock, flow_text: str = DEMO_FLOW, recipients=("supervisors",)) -> CaseService:
     library = FlowLibrary({"demo": load_flow_text(flow_text, "demo.yaml")})
-    service = CaseService(database, library, start_flow="demo", supervisor_language="en", alert_recipients=recipients, clock=clock)
+    service = CaseService(
+        database, library, start_flow="demo", supervisor_language="en", directory=Directory([]),
+        alert_recipients=recipients, clock=clock,
+    )
     service.register_flows()
     return service
 

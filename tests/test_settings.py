@@ -8,7 +8,7 @@ from bot.settings import Settings, SettingsError
 def test_defaults_need_no_environment():
     settings = Settings.from_env({})
     assert settings.database_url == "sqlite:///pendamping.db"
-    assert settings.language == "id" and settings.start_flow == "opening"
+    assert settings.language == "id" and settings.start_flow == "protocol"
 
 
 @pytest.mark.parametrize(

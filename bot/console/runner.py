@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from bot.cases import CaseService, CaseSummary, StepOutcome
+from bot.cases import OPEN_STATUSES, CaseService, CaseSummary, StepOutcome
 from bot.console.sender import ConsoleSender
 from bot.dispatch import Dispatcher
 from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume
@@ -22,7 +22,8 @@ NO_WORDS = {"n", "no", "t", "tidak", "tdk", "enggak", "nggak", "gak", "ga"}
 HELP = N_(
     "Answer a choice with its number or its label; several choices as 1,3. Commands: /back (previous "
     "question), /note TEXT (add a note), /flag (list flags) or /flag ID (raise one), /supervisor (call a "
-    "supervisor now), /override ID REASON (withdraw a flag), /pause, /resume, /cancel (close this case), "
+    "supervisor now), /override ID REASON (withdraw a flag), /pause, /resume, /dropped (the call dropped), "
+    "/cancel (close this case), "
     "/new (new case after one is closed), /help, /quit."
 )
 
@@ -90,7 +91,8 @@ class ConsoleRunner:
             if line == "/quit":
                 break
             self.handle(line)
-        if self.case is not None and self.case.status == "active":
+        if self.is_open():
+            assert self.case is not None
             self.say(N_("End of input. Case {case_code} is saved; start the console again to resume it."), case_code=self.case.case_code)
         return 0
 
@@ -118,16 +120,19 @@ class ConsoleRunner:
         if line == "/help":
             self.say(HELP)
         elif line == "/new":
-            if self.case is not None and self.case.status == "active":
+            if self.is_open():
+                assert self.case is not None
                 self.say(N_("Case {case_code} is still open. Close it with /cancel first."), case_code=self.case.case_code)
             else:
                 self.record(self.service.open_case(self.volunteer, self.translator.language))
-        elif self.case is None or self.case.status != "active":
+        elif not self.is_open():
             self.say(N_("There is no open case. Type /new to open one."))
         elif line == "/back":
             self.act(Back())
         elif line == "/cancel":
             self.act(Cancel())
+        elif line == "/dropped":
+            self.act(Cancel("call_dropped"))
         elif line == "/pause":
             self.act(Pause())
         elif line == "/resume":
@@ -148,6 +153,9 @@ class ConsoleRunner:
             self.say(HELP)
         else:
             self.act(Answer(to_answer(line, self.sender.prompt)))
+
+    def is_open(self) -> bool:
+        return self.case is not None and self.case.status in OPEN_STATUSES
 
     def list_flags(self) -> None:
         assert self.case is not None

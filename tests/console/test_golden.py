@@ -14,6 +14,8 @@ import pytest
 
 from bot.cases import CaseService
 from bot.console import ConsoleRunner
+from bot.directory import load_directory
+from bot.lexicon import load_lexicon
 from bot.i18n import translator
 from bot.library import FlowLibrary
 from tests.console.scenarios import SCENARIOS
@@ -39,7 +41,10 @@ class EchoingInput(io.StringIO):
 
 
 def transcript(database, clock, language: str, lines: list[str]) -> str:
-    service = CaseService(database, FlowLibrary.from_directory(), start_flow="opening", supervisor_language=language, clock=clock)
+    service = CaseService(
+        database, FlowLibrary.from_directory(screener=load_lexicon()), start_flow="protocol", supervisor_language=language,
+        directory=load_directory(), clock=clock,
+    )
     service.register_flows()
     out = io.StringIO()
     runner = ConsoleRunner(service, EchoingInput(lines, out), out, translator(language))
@@ -60,15 +65,50 @@ def test_golden_transcript(sqlite_database, clock, regen_golden, scenario, langu
     assert produced == golden.read_text(encoding="utf-8")
 
 
-def test_transcripts_show_what_the_scenarios_promise(sqlite_database, clock):
-    danger = transcript(sqlite_database, clock, "en", SCENARIOS["child_in_danger"])
-    assert "[supervisor] 🚨 P0 alert" in danger
-    assert "Risk flag P1: Child under 18 involved" in danger
-    assert "(Recorded earlier: 15)" in danger
-    assert danger.rstrip().endswith("Type /new to open a new case, or end the input to quit.")
+def alerts(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("[supervisor] 🚨")]
 
 
-def test_a_clear_screen_alerts_nobody(sqlite_database, clock):
-    clear = transcript(sqlite_database, clock, "id", SCENARIOS["all_clear"])
-    assert "[supervisor]" not in clear and "Penanda risiko" not in clear
-    assert "Kasus K-XXXXXX ditutup." in clear
+def test_a_child_in_danger_pages_p0_at_the_safety_step(sqlite_database, clock):
+    text = transcript(sqlite_database, clock, "en", SCENARIOS["child_in_danger"])
+    assert "P0 alert" in alerts(text)[0]
+    assert text.index("P0 alert") < text.index("person who controls you")  # before the next safety question
+    assert "Risk flag P1: Child under 18 involved" in text and "(Recorded earlier: 14)" in text
+    assert "Case K-XXXXXX is closed." in text
+
+
+def test_an_adult_survivor_gets_legal_aid_and_lpsk_without_a_page(sqlite_database, clock):
+    text = transcript(sqlite_database, clock, "en", SCENARIOS["adult_survivor_legal_aid"])
+    assert alerts(text) == []
+    services = text[text.index("Services for: Legal aid · Jawa Timur"):].split("\n\n")[0].splitlines()
+    assert any(line.startswith("• LPSK") for line in services)
+    assert any("legal aid" in line.lower() or "LBH" in line for line in services[1:])
+    assert "monitoring_3_months" in text or "three months" in text
+
+
+def test_a_parent_reporting_a_port_transfer_tonight_pages_p0(sqlite_database, clock):
+    text = transcript(sqlite_database, clock, "id", SCENARIOS["parent_port_tonight"])
+    assert "P0" in alerts(text)[0]
+    assert "Kasus K-XXXXXX ditutup." in text
+
+
+def test_a_community_report_raises_p2_and_pages_nobody(sqlite_database, clock):
+    text = transcript(sqlite_database, clock, "en", SCENARIOS["community_report"])
+    assert alerts(text) == [] and "Risk flag P2" in text
+
+
+def test_a_caller_who_cannot_talk_safely_gets_the_safe_contact_protocol(sqlite_database, clock):
+    text = transcript(sqlite_database, clock, "en", SCENARIOS["cannot_talk_safely"])
+    assert [alert.split()[2] for alert in alerts(text)] == ["P1"]
+    assert "code word" in text.lower()
+
+
+def test_a_dropped_call_with_p0_open_pages_again(sqlite_database, clock):
+    text = transcript(sqlite_database, clock, "en", SCENARIOS["dropped_with_p0"])
+    assert "Reason: The call dropped while a P0 flag was open." in text
+    assert all("P0" in alert for alert in alerts(text))
+
+
+def test_every_golden_file_belongs_to_a_scenario():
+    expected = {f"{scenario}.{language}.txt" for scenario in SCENARIOS for language in ("id", "en")}
+    assert {path.name for path in GOLDEN_DIR.glob("*.txt")} == expected

@@ -153,4 +153,4 @@ def test_an_unreadable_file_is_an_error(tmp_path: Path):
 
 def test_the_shipped_flows_load():
     flows = load_flows(Path(__file__).resolve().parents[2] / "bot" / "flows")
-    assert "opening" in flows
+    assert "protocol" in flows
