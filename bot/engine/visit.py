@@ -25,10 +25,13 @@ from bot.engine.events import (
 from bot.engine.flow import Flow, Level, N_, Node, NodeKind
 from bot.engine.state import OpenFlag, SessionState, SessionStatus
 
-__all__ = ["HISTORY_LIMIT", "Screener", "ScreeningMatch", "Visit"]
+__all__ = ["CALLER_LOST_OUTCOMES", "HISTORY_LIMIT", "Screener", "ScreeningMatch", "Visit"]
 
 # How far "back" reaches. A flow that loops would otherwise grow the stored state with every answer.
 HISTORY_LIMIT = 100
+# Endings where the caller is gone before the plan was made. With a P0 flag open, the supervisor
+# must hear of it even if that flag was escalated before.
+CALLER_LOST_OUTCOMES = frozenset({"call_dropped", "caller_ended", "cancelled", "abandoned"})
 
 
 class ScreeningMatch(Protocol):
@@ -171,9 +174,14 @@ class Visit:
         if any(Level(flag.level).needs_escalation for flag in self.session.unescalated()):
             # Safety net under the flow check: a P0/P1 flag never closes a case unescalated.
             self.escalate(node_id, N_("The case ended with a risk flag that had not been escalated."))
-        if outcome == "call_dropped" and any(Level(flag.level) is Level.P0 for flag in active):
-            # The supervisor may be waiting on this caller: losing the line is news, escalate again.
-            self.escalate(node_id, N_("The call dropped while a P0 flag was open."), level=Level.P0, force=True)
+        if outcome in CALLER_LOST_OUTCOMES and any(Level(flag.level) is Level.P0 for flag in active):
+            # The supervisor may be acting on this caller: losing the line is news, escalate again.
+            reason = (
+                N_("The call dropped while a P0 flag was open.")
+                if outcome == "call_dropped"
+                else N_("The case was closed before the end while a P0 flag was open.")
+            )
+            self.escalate(node_id, reason, level=Level.P0, force=True)
         if text:
             self.events.append(MsgCreated(node_id, text))
         self.session.status = SessionStatus.ENDED

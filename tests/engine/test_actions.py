@@ -283,3 +283,16 @@ def test_plan_node_errors(old, new, message):
     assert old in PLAN_FLOW
     with pytest.raises(FlowLoadError, match=message):
         load_flow_text(PLAN_FLOW.replace(old, new, 1), "plan.yaml")
+
+
+@pytest.mark.parametrize("outcome", ["caller_ended", "cancelled", "abandoned"])
+def test_other_endings_that_lose_the_caller_with_p0_open_page_again(machine, now, outcome):
+    flagged = step(machine, started(machine, now).state, RaiseFlag("danger"), now)
+    closed = step(machine, flagged.state, Cancel(outcome), now)
+    [escalation] = of(closed, EscalationRequested)
+    assert escalation.level == "P0" and "before the end" in escalation.reason
+
+
+def test_reaching_the_plan_end_with_p0_open_does_not_page_again(machine, now):
+    flagged = step(machine, walk_to_summary(machine, now).state, RaiseFlag("danger"), now)
+    assert of(step(machine, flagged.state, Answer("referred"), now), EscalationRequested) == []
