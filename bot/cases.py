@@ -18,7 +18,7 @@ from bot.engine import EscalationRequested, Event, Flow, FollowUpScheduled, Inpu
 from bot.engine.machine import FlowMachine
 from bot.i18n import translator
 from bot.library import FlowLibrary
-from bot.render import AlertFacts, alert_payload, volunteer_payload
+from bot.render import AlertFacts, alert_payload, volunteer_payloads
 from storage import (
     CaseSession,
     Database,
@@ -178,10 +178,10 @@ class CaseService:
                 enqueue(session, kind="alert", recipient=recipient, payload=payload, now=now, case_id=case.id)
                 records.append(("alert_queued", {"alert_code": escalation.alert_code, "recipient": recipient}))
         append_events(session, case, records, now)
-        message = volunteer_payload(
+        messages = volunteer_payloads(
             events, translator(case.language), flow, case.case_code, state.step, alert_codes, self.directory
         )
-        if message is not None:
+        for message in messages:
             enqueue(session, kind="message", recipient=f"volunteer:{case.volunteer}", payload=message, now=now, case_id=case.id)
         return StepOutcome(_summary(case), events, tuple(alert_codes.values()))
 

@@ -31,7 +31,18 @@ from bot.engine import (
 )
 from bot.i18n import N_, Translator
 
-__all__ = ["AlertFacts", "alert_payload", "referral_lines", "summary_lines", "volunteer_payload"]
+__all__ = [
+    "MESSAGE_LIMIT",
+    "AlertFacts",
+    "alert_payload",
+    "referral_lines",
+    "split_message",
+    "summary_lines",
+    "volunteer_payloads",
+]
+
+# Telegram refuses a text over 4096 characters; a step's message is split below it.
+MESSAGE_LIMIT = 4096
 
 CONTACT_LABELS = {
     "phone": N_("phone"),
@@ -60,7 +71,7 @@ class AlertFacts:
     volunteer_name: str
 
 
-def volunteer_payload(
+def volunteer_payloads(
     events: Iterable[Event],
     translator: Translator,
     flow: Flow,
@@ -68,8 +79,11 @@ def volunteer_payload(
     step: int,
     alert_codes: dict[int, str] | None = None,
     directory: Directory | None = None,
-) -> dict[str, Any] | None:
-    """The one message a step sends the volunteer, or None when there is nothing to say."""
+) -> list[dict[str, Any]]:
+    """What a step sends the volunteer: usually one message, more when it is over Telegram's limit.
+
+    The question's options go with the last message, so its keyboard sits under the question.
+    """
     _ = translator.text
     parts: list[str] = []
     prompt: dict[str, Any] | None = None
@@ -127,9 +141,40 @@ def volunteer_payload(
             parts.append(_(event.text) if event.text else _(N_("Follow-up recorded: {kind}, due {due} UTC."), kind=event.kind, due=due))
         elif isinstance(event, CaseSummarized):
             parts.append("\n".join(summary_lines(event, translator, case_code)))
-    if not parts:
-        return None
-    return {"text": "\n\n".join(parts), "prompt": prompt, "case_code": case_code, "flow": flow.id}
+    chunks = split_message(parts)
+    return [
+        {"text": chunk, "prompt": prompt if index == len(chunks) - 1 else None, "case_code": case_code, "flow": flow.id}
+        for index, chunk in enumerate(chunks)
+    ]
+
+
+def split_message(parts: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join parts with blank lines into as few messages as fit the limit; split long parts by line."""
+    pieces: list[str] = []
+    for part in parts:
+        pieces.extend(_fit(part, limit))
+    chunks: list[str] = []
+    for piece in pieces:
+        if chunks and len(chunks[-1]) + 2 + len(piece) <= limit:
+            chunks[-1] += "\n\n" + piece
+        else:
+            chunks.append(piece)
+    return chunks
+
+
+def _fit(text: str, limit: int) -> list[str]:
+    if len(text) <= limit:
+        return [text]
+    fitted: list[str] = []
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single line longer than a message: cut it
+            fitted.append(line[:limit])
+            line = line[limit:]
+        if fitted and len(fitted[-1]) + 1 + len(line) <= limit:
+            fitted[-1] += "\n" + line
+        else:
+            fitted.append(line)
+    return fitted
 
 
 def _prompt(event: MsgCreated, translator: Translator, step: int) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.directory import Directory
 from bot.engine import CaseSummarized, FlagSummary, NoteAdded, ReferralsOffered, load_flow_text
 from bot.i18n import translator
-from bot.render import AlertFacts, alert_payload, referral_lines, summary_lines, volunteer_payload
+from bot.render import MESSAGE_LIMIT, AlertFacts, alert_payload, referral_lines, split_message, summary_lines, volunteer_payloads
 from tests.conftest import DEMO_FLOW
 
 DIRECTORY = {
@@ -72,8 +72,8 @@ def test_the_summary_shows_flag_states_needs_and_follow_ups():
 
 def test_a_note_is_acknowledged_but_never_repeated_back():
     flow = load_flow_text(DEMO_FLOW, "demo.yaml")
-    payload = volunteer_payload([NoteAdded("safe", "Siti, Jalan Mawar 12")], translator("en"), flow, "K-1", 3)
-    assert payload is not None and payload["text"] == "Note saved."
+    [payload] = volunteer_payloads([NoteAdded("safe", "Siti, Jalan Mawar 12")], translator("en"), flow, "K-1", 3)
+    assert payload["text"] == "Note saved."
 
 
 def test_alerts_carry_codes_level_flags_and_stage_only():
@@ -86,3 +86,25 @@ def test_alerts_carry_codes_level_flags_and_stage_only():
         "Stage: Demo › safe",
         "Volunteer: Ayu",
     ]
+
+
+def test_messages_are_split_under_telegrams_limit_at_part_boundaries():
+    parts = ["a" * 3000, "b" * 2000, "c" * 10]
+    chunks = split_message(parts)
+    assert chunks == ["a" * 3000, "b" * 2000 + "\n\n" + "c" * 10]
+
+
+def test_a_part_over_the_limit_is_split_by_lines_then_cut():
+    lines = "\n".join(["x" * 1000] * 9)
+    chunks = split_message([lines, "y" * 5000])
+    assert all(len(chunk) <= MESSAGE_LIMIT for chunk in chunks)
+    assert "".join(chunks).replace("\n", "") == "x" * 9000 + "y" * 5000
+
+
+def test_the_question_rides_on_the_last_message():
+    from bot.engine import MsgCreated, Prompt
+
+    flow = load_flow_text(DEMO_FLOW, "demo.yaml")
+    events = [MsgCreated("welcome", "w" * 4090), MsgCreated("safe", "Can the caller talk safely?", Prompt("yes_no", (("yes", "Yes"), ("no", "No"))))]
+    first, last = volunteer_payloads(events, translator("en"), flow, "K-1", 1)
+    assert first["prompt"] is None and last["prompt"]["options"][0] == {"key": "yes", "label": "Yes"}

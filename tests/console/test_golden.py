@@ -112,3 +112,14 @@ def test_a_dropped_call_with_p0_open_pages_again(sqlite_database, clock):
 def test_every_golden_file_belongs_to_a_scenario():
     expected = {f"{scenario}.{language}.txt" for scenario in SCENARIOS for language in ("id", "en")}
     assert {path.name for path in GOLDEN_DIR.glob("*.txt")} == expected
+
+
+def test_no_message_of_any_scenario_is_over_telegrams_limit(sqlite_database, clock):
+    from bot.render import MESSAGE_LIMIT
+    from storage.models import OutboxMessage
+
+    for scenario in ("parent_port_tonight", "child_in_danger"):
+        transcript(sqlite_database, clock, "id", SCENARIOS[scenario])
+    with sqlite_database.transaction() as session:
+        lengths = [len(row.payload["text"]) for row in session.query(OutboxMessage)]
+    assert lengths and max(lengths) <= MESSAGE_LIMIT
