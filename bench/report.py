@@ -223,7 +223,7 @@ def markdown_report(results: Results) -> str:
         "",
         "Engine rows time one `step()` answering a question, cycling over sessions waiting at every question",
         "of the flow. `bench_chain` is a generated flow of 40 nodes (yes/no questions in a chain, say, flag",
-        "and escalate nodes between them, an end); `opening` is `bot/flows/opening.yaml`. The durable row",
+        "and escalate nodes between them, an end); `protocol` is `bot/flows/protocol/`. The durable row",
         f"is `CaseService.act` end to end on a SQLite file (journal_mode={durable.journal_mode}, "
         f"synchronous={durable.synchronous}): lock and load the case, run the engine, store state, events",
         "and outbox rows, commit. Its flow loops between two questions, so every step is a real transition.",
