@@ -16,8 +16,30 @@ from storage.database import DEFAULT_DATABASE_URL, Database, DatabaseUrlError
 from storage.escalations import escalations_of, open_escalation
 from storage.follow_ups import due_follow_ups, follow_ups_of, schedule_follow_up
 from storage.flows import FlowRevisionConflict, flow_source, register_flow_revision
+from storage.members import (
+    InviteProblem,
+    active_members,
+    add_member,
+    create_invite,
+    find_member,
+    forget_processed_updates,
+    hash_token,
+    record_update,
+    redeem_invite,
+    remove_member,
+)
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.models import CaseSession, Escalation, EventRecord, FlowRevision, FollowUp, OutboxMessage
+from storage.models import (
+    CaseSession,
+    Escalation,
+    EventRecord,
+    FlowRevision,
+    FollowUp,
+    Invite,
+    Member,
+    OutboxMessage,
+    ProcessedUpdate,
+)
 from storage.outbox import Delivery, claim_pending, enqueue, pending_count, record_failure, record_sent, release
 
 __all__ = [
@@ -31,26 +53,39 @@ __all__ = [
     "FlowRevision",
     "FlowRevisionConflict",
     "FollowUp",
+    "Invite",
+    "InviteProblem",
+    "Member",
     "OutboxMessage",
+    "ProcessedUpdate",
+    "active_members",
+    "add_member",
     "append_events",
     "claim_pending",
     "create_case",
+    "create_invite",
     "current_revision",
     "due_follow_ups",
     "enqueue",
     "escalations_of",
     "events_of",
+    "find_member",
     "find_open_case",
     "flow_source",
     "follow_ups_of",
+    "forget_processed_updates",
+    "hash_token",
     "head_revision",
     "lock_case",
     "open_escalation",
     "pending_count",
     "record_failure",
     "record_sent",
+    "record_update",
+    "redeem_invite",
     "register_flow_revision",
     "release",
+    "remove_member",
     "save_state",
     "schedule_follow_up",
     "upgrade",

@@ -1,0 +1,113 @@
+"""Members, invitations and processed update ids."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import Invite, Member, ProcessedUpdate
+
+__all__ = [
+    "InviteProblem",
+    "active_members",
+    "add_member",
+    "create_invite",
+    "find_member",
+    "forget_processed_updates",
+    "hash_token",
+    "record_update",
+    "redeem_invite",
+    "remove_member",
+]
+
+ROLES = ("volunteer", "supervisor")
+
+
+class InviteProblem(str, enum.Enum):
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def add_member(session: Session, *, telegram_user_id: int, role: str, display_name: str, now: datetime) -> Member:
+    """Register someone, or bring a removed member back with the given role."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    member = session.scalars(select(Member).where(Member.telegram_user_id == telegram_user_id)).one_or_none()
+    if member is None:
+        member = Member(telegram_user_id=telegram_user_id, role=role, display_name=display_name[:64], active=True, created_at=now)
+        session.add(member)
+    else:
+        member.role, member.display_name, member.active, member.removed_at = role, display_name[:64], True, None
+    session.flush()
+    return member
+
+
+def find_member(session: Session, telegram_user_id: int) -> Member | None:
+    """The active member with this Telegram id, if any."""
+    query = select(Member).where(Member.telegram_user_id == telegram_user_id, Member.active.is_(True))
+    return session.scalars(query).one_or_none()
+
+
+def active_members(session: Session, role: str | None = None) -> list[Member]:
+    query = select(Member).where(Member.active.is_(True)).order_by(Member.display_name)
+    if role is not None:
+        query = query.where(Member.role == role)
+    return list(session.scalars(query))
+
+
+def remove_member(session: Session, telegram_user_id: int, now: datetime) -> Member | None:
+    member = find_member(session, telegram_user_id)
+    if member is not None:
+        member.active, member.removed_at = False, now
+    return member
+
+
+def create_invite(session: Session, *, token: str, role: str, created_by: Member, now: datetime, valid_for: timedelta) -> Invite:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    invite = Invite(token_hash=hash_token(token), role=role, created_by=created_by.id, created_at=now, expires_at=now + valid_for)
+    session.add(invite)
+    return invite
+
+
+def redeem_invite(
+    session: Session, *, token: str, telegram_user_id: int, display_name: str, now: datetime
+) -> Member | InviteProblem:
+    """Use an invitation once: the person becomes a member with the invited role."""
+    invite = session.scalars(select(Invite).where(Invite.token_hash == hash_token(token)).with_for_update()).one_or_none()
+    if invite is None:
+        return InviteProblem.UNKNOWN
+    if invite.used_at is not None:
+        return InviteProblem.USED
+    if invite.expires_at <= now:
+        return InviteProblem.EXPIRED
+    member = add_member(session, telegram_user_id=telegram_user_id, role=invite.role, display_name=display_name, now=now)
+    invite.used_at, invite.used_by = now, member.id
+    return member
+
+
+def record_update(session: Session, update_id: int, now: datetime) -> bool:
+    """Note an update as handled in the caller's transaction; False if it was handled before."""
+    try:
+        with session.begin_nested():
+            session.add(ProcessedUpdate(update_id=update_id, processed_at=now))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_processed_updates(session: Session, older_than: datetime) -> int:
+    """Telegram redelivers for a day at most; older ids only take space."""
+    result = session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
