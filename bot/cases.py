@@ -28,13 +28,31 @@ from storage import (
     find_open_case,
     lock_case,
     open_escalation,
+    record_update,
     save_state,
     schedule_follow_up,
 )
 
-__all__ = ["OPEN_STATUSES", "CaseNotFound", "CaseService", "CaseSummary", "StepOutcome", "utcnow"]
+__all__ = [
+    "OPEN_STATUSES",
+    "AlertRouting",
+    "CaseNotFound",
+    "CaseService",
+    "CaseSummary",
+    "DuplicateUpdate",
+    "StaleStep",
+    "StepOutcome",
+    "fixed_recipients",
+    "utcnow",
+]
 
 Clock = Callable[[], datetime]
+# Who receives an alert, decided inside the step's transaction (supervisors come and go).
+AlertRouting = Callable[[Session], Sequence[str]]
+
+
+def fixed_recipients(*recipients: str) -> AlertRouting:
+    return lambda session: recipients
 
 
 def utcnow() -> datetime:
@@ -43,6 +61,14 @@ def utcnow() -> datetime:
 
 class CaseNotFound(LookupError):
     pass
+
+
+class DuplicateUpdate(RuntimeError):
+    """This Telegram update was handled before; nothing was changed."""
+
+
+class StaleStep(RuntimeError):
+    """A button from an earlier step was pressed; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -80,14 +106,14 @@ class CaseService:
         start_flow: str,
         supervisor_language: str,
         directory: Directory,
-        alert_recipients: Sequence[str] = ("supervisors",),
+        alert_recipients: AlertRouting = fixed_recipients("supervisors"),
         clock: Clock = utcnow,
     ) -> None:
         self.database = database
         self.library = library
         self.start_flow = start_flow
         self.supervisor_language = supervisor_language
-        self.alert_recipients = tuple(alert_recipients)
+        self.alert_recipients = alert_recipients
         self.clock = clock
         self.directory = directory
         library.latest(start_flow)  # fail at start-up, not on the first call, if the flow is missing
@@ -96,11 +122,14 @@ class CaseService:
         with self.database.transaction() as session:
             return self.library.register(session, self.clock())
 
-    def open_case(self, volunteer: str, language: str, volunteer_name: str | None = None) -> StepOutcome:
+    def open_case(
+        self, volunteer: str, language: str, volunteer_name: str | None = None, *, update_id: int | None = None
+    ) -> StepOutcome:
         now = self.clock()
         machine = self.library.latest(self.start_flow)
         result = step(machine, None, Start(), now)
         with self.database.transaction() as session:
+            _once(session, update_id, now)
             case = create_case(
                 session,
                 volunteer=volunteer,
@@ -112,14 +141,27 @@ class CaseService:
             )
             return self._store(session, case, machine, result.state, result.events, now, volunteer_name or volunteer)
 
-    def act(self, case_id: str, action: Input, volunteer_name: str | None = None) -> StepOutcome:
+    def act(
+        self,
+        case_id: str,
+        action: Input,
+        volunteer_name: str | None = None,
+        *,
+        update_id: int | None = None,
+        expected_step: int | None = None,
+    ) -> StepOutcome:
+        """Run one step. With `expected_step`, a press of a button from another step changes nothing."""
         now = self.clock()
         with self.database.transaction() as session:
+            _once(session, update_id, now)
             case = lock_case(session, case_id)
             if case is None:
                 raise CaseNotFound(case_id)
+            state = SessionState.from_dict(case.state)
+            if expected_step is not None and state.step != expected_step:
+                raise StaleStep(f"case {case.case_code} is at step {state.step}, the button was for {expected_step}")
             machine = self.library.machine(session, case.flow_id, case.flow_revision)
-            result = step(machine, SessionState.from_dict(case.state), action, now)
+            result = step(machine, state, action, now)
             return self._store(session, case, machine, result.state, result.events, now, volunteer_name or case.volunteer)
 
     def flow_of(self, case: CaseSummary) -> Flow:
@@ -146,6 +188,7 @@ class CaseService:
         save_state(session, case, state.to_dict(), now)
         records: list[tuple[str, dict[str, Any]]] = [(event.type, event.payload()) for event in events]
         alert_codes: dict[int, str] = {}
+        unroutable: list[int] = []
         for index, event in enumerate(events):
             if isinstance(event, FollowUpScheduled):
                 schedule_follow_up(session, case, kind=event.kind, due_at=datetime.fromisoformat(event.due_at), now=now)
@@ -174,16 +217,26 @@ class CaseService:
                 volunteer_name=volunteer_name,
             )
             payload = alert_payload(facts, translator(self.supervisor_language))
-            for recipient in self.alert_recipients:
+            recipients = list(self.alert_recipients(session))
+            if not recipients:
+                # Nobody to page: the volunteer must know at once, and the log must show it.
+                records.append(("alert_unroutable", {"alert_code": escalation.alert_code}))
+                unroutable.append(index)
+            for recipient in recipients:
                 enqueue(session, kind="alert", recipient=recipient, payload=payload, now=now, case_id=case.id)
                 records.append(("alert_queued", {"alert_code": escalation.alert_code, "recipient": recipient}))
         append_events(session, case, records, now)
         messages = volunteer_payloads(
-            events, translator(case.language), flow, case.case_code, state.step, alert_codes, self.directory
+            events, translator(case.language), flow, case.case_code, state.step, alert_codes, self.directory, unroutable
         )
         for message in messages:
             enqueue(session, kind="message", recipient=f"volunteer:{case.volunteer}", payload=message, now=now, case_id=case.id)
         return StepOutcome(_summary(case), events, tuple(alert_codes.values()))
+
+
+def _once(session: Session, update_id: int | None, now: datetime) -> None:
+    if update_id is not None and not record_update(session, update_id, now):
+        raise DuplicateUpdate(f"update {update_id} was handled before")
 
 
 def _summary(case: CaseSession) -> CaseSummary:

@@ -79,6 +79,7 @@ def volunteer_payloads(
     step: int,
     alert_codes: dict[int, str] | None = None,
     directory: Directory | None = None,
+    unroutable: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """What a step sends the volunteer: usually one message, more when it is over Telegram's limit.
 
@@ -109,6 +110,8 @@ def volunteer_payloads(
                     alert_code=alert_codes.get(index, "?"),
                 )
             )
+            if unroutable and index in unroutable:
+                parts.append(_(N_("⛔ No supervisor is registered to receive this alert. Phone your supervisor now, and use the emergency numbers if anyone is in danger.")))
         elif isinstance(event, MsgCreated):
             text = _(event.text)
             if event.prompt is not None:

@@ -16,10 +16,11 @@ from tests.conftest import DEMO_FLOW
 
 
 def service_for(database: Database, clock, flow_text: str = DEMO_FLOW, recipients=("supervisors",)) -> CaseService:
+    recipients = tuple(recipients)
     library = FlowLibrary({"demo": load_flow_text(flow_text, "demo.yaml")})
     service = CaseService(
         database, library, start_flow="demo", supervisor_language="en", directory=Directory([]),
-        alert_recipients=recipients, clock=clock,
+        alert_recipients=lambda session: recipients, clock=clock,
     )
     service.register_flows()
     return service
@@ -135,3 +136,40 @@ def test_concurrent_steps_on_one_case_are_serialised(database, clock):
         row = lock_case(session, case.id)
         seqs = [event.seq for event in events_of(session, case.id)]
     assert seqs == list(range(1, len(seqs) + 1)) and row.version == len(seqs)
+
+
+def test_an_alert_with_nobody_to_receive_it_warns_the_volunteer_and_is_logged(database, clock):
+    service = service_for(database, clock, recipients=())
+    case = service.open_case("v1", "en").case
+    service.act(case.id, Answer("no"))
+    reply = outbox(database)[-1].payload["text"]
+    assert "No supervisor is registered to receive this alert" in reply
+    with database.transaction() as session:
+        assert "alert_unroutable" in [event.type for event in events_of(session, case.id)]
+        assert len(escalations_of(session, case.id)) == 1  # the escalation itself is still stored
+
+
+def test_a_repeated_update_id_changes_nothing(database, clock):
+    from bot.cases import DuplicateUpdate
+
+    service = service_for(database, clock)
+    case = service.open_case("v1", "en", update_id=10).case
+    service.act(case.id, Answer("yes"), update_id=11)
+    before = len(outbox(database))
+    with pytest.raises(DuplicateUpdate):
+        service.act(case.id, Answer("yes"), update_id=11)
+    with pytest.raises(DuplicateUpdate):
+        service.open_case("v1", "en", update_id=10)
+    assert len(outbox(database)) == before
+
+
+def test_a_button_from_an_earlier_step_changes_nothing(database, clock):
+    from bot.cases import StaleStep
+
+    service = service_for(database, clock)
+    opened = service.open_case("v1", "en")
+    moved = service.act(opened.case.id, Answer("yes"), expected_step=opened.case.step)
+    with pytest.raises(StaleStep):
+        service.act(opened.case.id, Answer("no"), expected_step=opened.case.step)
+    with database.transaction() as session:
+        assert lock_case(session, opened.case.id).state["step"] == moved.case.step
