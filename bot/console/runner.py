@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
+from bot.answers import to_answer
 from bot.cases import OPEN_STATUSES, CaseService, CaseSummary, StepOutcome
 from bot.console.sender import ConsoleSender
 from bot.dispatch import Dispatcher
 from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume
 from bot.i18n import N_, Translator
 
-__all__ = ["ConsoleRunner", "to_answer"]
+__all__ = ["ConsoleRunner"]
 
-YES_WORDS = {"y", "ya", "iya", "yes", "yup"}
-NO_WORDS = {"n", "no", "t", "tidak", "tdk", "enggak", "nggak", "gak", "ga"}
 HELP = N_(
     "Answer a choice with its number or its label; several choices as 1,3. Commands: /back (previous "
     "question), /note TEXT (add a note), /flag (list flags) or /flag ID (raise one), /supervisor (call a "
@@ -26,28 +25,6 @@ HELP = N_(
     "/cancel (close this case), "
     "/new (new case after one is closed), /help, /quit."
 )
-
-
-def to_answer(line: str, prompt: dict[str, Any] | None) -> str:
-    """Map what was typed to an answer key: an option number, a label, or yes/no in either language."""
-    if not prompt or prompt.get("type") not in ("choice", "yes_no", "multi_choice"):
-        return line
-    if prompt.get("type") == "multi_choice":
-        single = {**prompt, "type": "choice"}
-        return ",".join(to_answer(part.strip(), single) for part in line.split(",") if part.strip())
-    options = prompt.get("options") or []
-    if line.isdigit() and 1 <= int(line) <= len(options):
-        return str(options[int(line) - 1]["key"])
-    typed = line.casefold()
-    for option in options:
-        if typed in (str(option["label"]).casefold(), str(option["key"]).casefold()):
-            return str(option["key"])
-    if prompt.get("type") == "yes_no":
-        if typed in YES_WORDS:
-            return "yes"
-        if typed in NO_WORDS:
-            return "no"
-    return line
 
 
 class ConsoleRunner:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.console.runner import to_answer
+from bot.answers import to_answer
 
 CHOICE = {"type": "choice", "options": [{"key": "victim", "label": "Korban"}, {"key": "family", "label": "Keluarga"}]}
 YES_NO = {"type": "yes_no", "options": [{"key": "yes", "label": "Ya"}, {"key": "no", "label": "Tidak"}]}
