@@ -14,7 +14,8 @@ from typing import Any, Callable, Sequence
 from sqlalchemy.orm import Session
 
 from bot.directory import Directory
-from bot.engine import EscalationRequested, Event, Flow, FollowUpScheduled, Input, SessionState, Start, step
+from bot.answers import to_answer
+from bot.engine import Answer, EscalationRequested, Event, Flow, FollowUpScheduled, Input, SessionState, Start, step
 from bot.engine.machine import FlowMachine
 from bot.i18n import translator
 from bot.library import FlowLibrary
@@ -149,8 +150,11 @@ class CaseService:
         *,
         update_id: int | None = None,
         expected_step: int | None = None,
+        typed: bool = False,
     ) -> StepOutcome:
-        """Run one step. With `expected_step`, a press of a button from another step changes nothing."""
+        """Run one step. With `expected_step`, a press of a button from another step changes nothing;
+        with `typed`, an Answer is what the volunteer typed (a number, a label, "ya") and is mapped to
+        the open question's answer key here, on the state the step runs on."""
         now = self.clock()
         with self.database.transaction() as session:
             _once(session, update_id, now)
@@ -161,6 +165,8 @@ class CaseService:
             if expected_step is not None and state.step != expected_step:
                 raise StaleStep(f"case {case.case_code} is at step {state.step}, the button was for {expected_step}")
             machine = self.library.machine(session, case.flow_id, case.flow_revision)
+            if typed and isinstance(action, Answer):
+                action = Answer(to_answer(action.value, _typing_prompt(machine.flow, state, case.language)))
             result = step(machine, state, action, now)
             return self._store(session, case, machine, result.state, result.events, now, volunteer_name or case.volunteer)
 
@@ -232,6 +238,15 @@ class CaseService:
         for message in messages:
             enqueue(session, kind="message", recipient=f"volunteer:{case.volunteer}", payload=message, now=now, case_id=case.id)
         return StepOutcome(_summary(case), events, tuple(alert_codes.values()))
+
+
+def _typing_prompt(flow: Flow, state: SessionState, language: str) -> dict[str, Any] | None:
+    node = flow.nodes.get(state.node)
+    if node is None or node.input is None:
+        return None
+    labels = translator(language)
+    options = [{"key": option.key, "label": labels.text(option.label)} for option in node.input.options]
+    return {"type": node.input.type.value, "options": options}
 
 
 def _once(session: Session, update_id: int | None, now: datetime) -> None:

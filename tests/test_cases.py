@@ -173,3 +173,12 @@ def test_a_button_from_an_earlier_step_changes_nothing(database, clock):
         service.act(opened.case.id, Answer("no"), expected_step=opened.case.step)
     with database.transaction() as session:
         assert lock_case(session, opened.case.id).state["step"] == moved.case.step
+
+
+def test_typed_answers_are_mapped_to_the_open_question(database, clock):
+    service = service_for(database, clock)
+    case = service.open_case("v1", "id").case
+    at_age = service.act(case.id, Answer("ya"), typed=True)  # Indonesian "yes" typed by hand
+    assert at_age.case.node == "age"
+    at_caller = service.act(case.id, Answer("30"), typed=True)
+    assert service.act(at_caller.case.id, Answer("2"), typed=True).case.node == "note"  # option 2: family
