@@ -31,10 +31,14 @@ catalogs: $(MO_FILES)
 migrate: $(STAMP) catalogs
 	$(BIN)/pendamping db upgrade
 
-# The main job: the console runner on the configured database (SQLite by default).
+# The main job: the Telegram bot when a token is configured, the console runner otherwise.
 run: migrate
-	@echo "Starting the console runner (Ctrl-D ends it; the open case is kept)."
-	@$(BIN)/pendamping console
+	@if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then \
+		exec $(BIN)/pendamping run $(RUN_ARGS); \
+	else \
+		echo "TELEGRAM_BOT_TOKEN is not set: starting the console runner (Ctrl-D ends it; the open case is kept)."; \
+		exec $(BIN)/pendamping console; \
+	fi
 
 test: $(STAMP) catalogs
 	$(BIN)/mypy

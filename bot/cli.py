@@ -24,6 +24,17 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--lang", choices=SUPPORTED_LANGUAGES, help="language (default: PENDAMPING_LANGUAGE or id)")
     console.add_argument("--volunteer", default="console", help="whose cases to open and resume (default: console)")
 
+    run = commands.add_parser("run", help="run the Telegram bot (long polling, or a webhook server)")
+    run.add_argument("--webhook", action="store_true", help="serve WEBHOOK_URL instead of long polling")
+
+    members = commands.add_parser("members", help="volunteers and supervisors")
+    member_commands = members.add_subparsers(dest="members_command", required=True)
+    add = member_commands.add_parser("add", help="register a member directly (the first supervisor, say)")
+    add.add_argument("--telegram-id", type=int, required=True, help="their numeric Telegram user id")
+    add.add_argument("--name", required=True, help="the name shown to supervisors")
+    add.add_argument("--role", choices=("volunteer", "supervisor"), default="supervisor")
+    member_commands.add_parser("list", help="list active members")
+
     db = commands.add_parser("db", help="database tasks")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply all database migrations")
@@ -46,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_check(args.paths or [settings.flows_dir], strict=args.strict, out=sys.stdout)
         if args.command == "db":
             return _db_upgrade(settings)
+        if args.command == "members":
+            return _members(settings, args)
+        if args.command == "run":
+            return _run(settings, webhook=args.webhook)
         if args.command == "console":
             return _console(settings, pick_language(args.lang, default=settings.language), args.volunteer)
     except (SettingsError, CatalogMissing, DirectoryError, LexiconError) as error:
@@ -67,6 +82,56 @@ def _db_upgrade(settings: Settings) -> int:
     return 0
 
 
+def _migrated(url: str) -> bool:
+    from storage import Database, current_revision, head_revision
+
+    database = Database(url)
+    try:
+        return current_revision(database) == head_revision()
+    finally:
+        database.dispose()
+
+
+NOT_MIGRATED = "pendamping: the database is not migrated; run `pendamping db upgrade` (make run does it)"
+
+
+def _run(settings: Settings, *, webhook: bool) -> int:
+    import logging
+
+    from bot.settings import TelegramSettings
+    from bot.telegram.app import run
+
+    telegram = TelegramSettings.from_env(webhook=webhook)
+    if not _migrated(settings.database_url):
+        print(NOT_MIGRATED, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, bot token included
+    run(settings, telegram, webhook=webhook)
+    return 0
+
+
+def _members(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cases import utcnow
+    from storage import Database, active_members, add_member
+
+    if not _migrated(settings.database_url):
+        print(NOT_MIGRATED, file=sys.stderr)
+        return 2
+    database = Database(settings.database_url)
+    try:
+        with database.transaction() as session:
+            if args.members_command == "add":
+                member = add_member(session, telegram_user_id=args.telegram_id, role=args.role, display_name=args.name, now=utcnow())
+                print(f"{member.display_name} ({member.telegram_user_id}) is a {member.role}")
+            else:
+                for member in active_members(session):
+                    print(f"{member.telegram_user_id}\t{member.role}\t{member.display_name}")
+    finally:
+        database.dispose()
+    return 0
+
+
 def _console(settings: Settings, language: str, volunteer: str) -> int:
     from bot.cases import CaseService
     from bot.console import ConsoleRunner
@@ -81,7 +146,7 @@ def _console(settings: Settings, language: str, volunteer: str) -> int:
     directory = load_directory()
     database = Database(settings.database_url)
     if current_revision(database) != head_revision():
-        print("pendamping: the database is not migrated; run `pendamping db upgrade` (make run does it)", file=sys.stderr)
+        print(NOT_MIGRATED, file=sys.stderr)
         return 2
     service = CaseService(
         database, library, start_flow=settings.start_flow, supervisor_language=language, directory=directory

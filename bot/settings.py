@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -11,7 +12,7 @@ from bot.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 from bot.library import DEFAULT_FLOWS_DIR
 from storage import DEFAULT_DATABASE_URL
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["Settings", "SettingsError", "TelegramSettings"]
 
 
 class SettingsError(ValueError):
@@ -48,3 +49,63 @@ class Settings:
 def _get(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "").strip()
     return value or default
+
+
+TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """What the Telegram runner needs beyond the common settings; checked before anything starts."""
+
+    token: str
+    api_base_url: str = "https://api.telegram.org/bot"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    invite_hours: int = 48
+
+    @property
+    def bot_id(self) -> str:
+        return self.token.split(":", 1)[0]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, webhook: bool = False) -> "TelegramSettings":
+        env = os.environ if env is None else env
+        token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+        if not token:
+            raise SettingsError("TELEGRAM_BOT_TOKEN is not set; get one from @BotFather")
+        if not TOKEN_PATTERN.match(token):
+            raise SettingsError("TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then letters)")
+        api_base_url = _get(env, "TELEGRAM_API_BASE_URL", cls.api_base_url)
+        if not api_base_url.startswith(("https://", "http://")):
+            raise SettingsError(f"TELEGRAM_API_BASE_URL must be an http(s) URL, not {api_base_url!r}")
+        invite_hours = _number(env, "PENDAMPING_INVITE_HOURS", cls.invite_hours, 1, 24 * 30)
+        if not webhook:
+            return cls(token=token, api_base_url=api_base_url, invite_hours=invite_hours)
+        webhook_url = env.get("WEBHOOK_URL", "").strip()
+        if not webhook_url.startswith(("https://", "http://")):
+            raise SettingsError("WEBHOOK_URL must be the public https:// URL Telegram posts updates to")
+        secret = env.get("WEBHOOK_SECRET", "").strip()
+        if not SECRET_PATTERN.match(secret):
+            raise SettingsError("WEBHOOK_SECRET must be 16 to 256 characters of letters, digits, _ and -")
+        return cls(
+            token=token,
+            api_base_url=api_base_url,
+            webhook_url=webhook_url,
+            webhook_secret=secret,
+            webhook_listen=_get(env, "WEBHOOK_LISTEN", cls.webhook_listen),
+            webhook_port=_number(env, "WEBHOOK_PORT", cls.webhook_port, 1, 65535),
+            invite_hours=invite_hours,
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+    return int(raw)

@@ -1,0 +1,114 @@
+"""Builds the python-telegram-bot Application around the case service, and runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.cases import CaseService, utcnow
+from bot.directory import load_directory
+from bot.i18n import SUPPORTED_LANGUAGES, translator
+from bot.lexicon import load_lexicon
+from bot.library import FlowLibrary
+from bot.settings import Settings, TelegramSettings
+from bot.telegram.delivery import TelegramDelivery, recipient_for
+from bot.telegram.keyboards import ButtonSigner
+from bot.telegram.membership import Membership
+from bot.telegram.router import TelegramFront
+from bot.telegram.texts import COMMANDS
+from storage import Database, active_members
+
+__all__ = ["build_application", "run"]
+
+LOGGER = logging.getLogger(__name__)
+
+
+def build_application(
+    settings: Settings,
+    telegram: TelegramSettings,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    global_rate: float = 30.0,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Everything wired: database, flows, lexicon, directory, delivery and the update router."""
+    database = Database(settings.database_url)
+    library = FlowLibrary.from_directory(settings.flows_dir, screener=load_lexicon())
+
+    def supervisors(session: Any) -> list[str]:
+        return [recipient_for("supervisor", member.telegram_user_id) for member in active_members(session, "supervisor")]
+
+    service = CaseService(
+        database, library, start_flow=settings.start_flow, supervisor_language=settings.language,
+        directory=load_directory(), alert_recipients=supervisors, clock=utcnow,
+    )
+    builder = (
+        ApplicationBuilder()
+        .token(telegram.token)
+        .base_url(telegram.api_base_url)
+        .concurrent_updates(True)
+        # Telegram's global limit; 429s are not retried here: the outbox retries them in order.
+        .rate_limiter(AIORateLimiter(overall_max_rate=global_rate, max_retries=0))
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    application = builder.build()
+    # Buttons are signed with a key only this deployment has, derived from its bot token.
+    signer = ButtonSigner(hashlib.sha256(b"pendamping-buttons:" + telegram.token.encode()).digest())
+    delivery = TelegramDelivery(database, application.bot, signer, utcnow)
+    front = TelegramFront(
+        service, Membership(database, timedelta(hours=telegram.invite_hours)), delivery, signer, settings.language, utcnow
+    )
+    application.add_handler(TypeHandler(Update, front.on_update))
+    application.bot_data.update(service=service, delivery=delivery, front=front, database=database)
+    application.post_init = _started
+    application.post_shutdown = _stopped
+    return application
+
+
+async def _started(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    service: CaseService = application.bot_data["service"]
+    delivery: TelegramDelivery = application.bot_data["delivery"]
+    front: TelegramFront = application.bot_data["front"]
+    await asyncio.to_thread(service.register_flows)
+    front.bot_username = application.bot.username
+    for language in SUPPORTED_LANGUAGES:
+        commands = [BotCommand(name, translator(language).text(text)) for name, text in COMMANDS]
+        await application.bot.set_my_commands(commands, language_code=language)
+    default = [BotCommand(name, translator(front.default_language).text(text)) for name, text in COMMANDS]
+    await application.bot.set_my_commands(default)
+    application.bot_data["delivery_task"] = asyncio.create_task(delivery.run())
+    LOGGER.info("Pendamping is running as @%s", application.bot.username)
+
+
+async def _stopped(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    delivery: TelegramDelivery = application.bot_data["delivery"]
+    delivery.stop()
+    task = application.bot_data.get("delivery_task")
+    if task is not None:
+        await task
+    application.bot_data["database"].dispose()
+
+
+def run(settings: Settings, telegram: TelegramSettings, *, webhook: bool) -> None:
+    application = build_application(settings, telegram)
+    if not webhook:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        return
+    assert telegram.webhook_url is not None and telegram.webhook_secret is not None
+    # python-telegram-bot's webhook server answers 403 when the secret header is missing or wrong.
+    application.run_webhook(
+        listen=telegram.webhook_listen,
+        port=telegram.webhook_port,
+        url_path="telegram",
+        webhook_url=telegram.webhook_url,
+        secret_token=telegram.webhook_secret,
+        allowed_updates=Update.ALL_TYPES,
+    )

@@ -1,0 +1,163 @@
+"""Delivers the outbox to Telegram: woken by every commit, sweeping on a timer as a backstop.
+
+Rows are claimed with a lease, sent outside any transaction, then recorded. A chat's rows go out
+in order, different chats in parallel. Telegram's 429 is honoured to the second it names, other
+failures back off exponentially; nothing is dropped. After a restart, unsent rows (and rows whose
+lease ran out mid-send) are claimed again, so a committed message is sent at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy.orm import Session
+from telegram import Bot
+from telegram.error import RetryAfter, TelegramError
+
+from bot.dispatch import retry_delay
+from bot.telegram.keyboards import ButtonSigner, keyboard_for
+from storage import Database, Delivery, claim_pending, enqueue, record_failure, record_sent, release
+
+__all__ = ["ChatPacer", "TelegramDelivery", "chat_id_of", "enqueue_notice", "recipient_for"]
+
+LOGGER = logging.getLogger(__name__)
+
+
+def recipient_for(role: str, telegram_user_id: int) -> str:
+    return f"{role}:tg:{telegram_user_id}"
+
+
+def chat_id_of(recipient: str) -> int | None:
+    """The Telegram chat of an outbox recipient such as volunteer:tg:123 (private chat id = user id)."""
+    parts = recipient.split(":")
+    if len(parts) == 3 and parts[1] == "tg" and parts[2].lstrip("-").isdigit():
+        return int(parts[2])
+    return None
+
+
+def enqueue_notice(session: Session, recipient: str, text: str, now: datetime) -> None:
+    """A message to a member that is not a case step (help, invitations): still through the outbox."""
+    enqueue(session, kind="notice", recipient=recipient, payload={"text": text}, now=now)
+
+
+class ChatPacer:
+    """At most `burst` messages at once to one chat, then one per `interval` seconds."""
+
+    def __init__(self, burst: int = 3, interval: float = 1.0) -> None:
+        self.burst = burst
+        self.interval = interval
+        self._tokens: dict[int, tuple[float, float]] = {}
+
+    async def wait(self, chat_id: int) -> None:
+        now = time.monotonic()
+        tokens, last = self._tokens.get(chat_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) / self.interval)
+        if tokens < 1:
+            await asyncio.sleep((1 - tokens) * self.interval)
+            tokens, now = 1.0, time.monotonic()
+        self._tokens[chat_id] = (tokens - 1, now)
+        if len(self._tokens) > 10_000:  # forget the oldest chats; their buckets are full again anyway
+            for key in list(self._tokens)[:5_000]:
+                del self._tokens[key]
+
+
+class TelegramDelivery:
+    def __init__(
+        self,
+        database: Database,
+        bot: Bot,
+        signer: ButtonSigner,
+        clock: Callable[[], datetime],
+        *,
+        lease: timedelta = timedelta(seconds=30),
+        batch: int = 200,
+        sweep_seconds: float = 1.0,
+        pacer: ChatPacer | None = None,
+    ) -> None:
+        self.database = database
+        self.bot = bot
+        self.signer = signer
+        self.clock = clock
+        self.lease = lease
+        self.batch = batch
+        self.sweep_seconds = sweep_seconds
+        self.pacer = pacer or ChatPacer()
+        self._wake = asyncio.Event()
+        self._stopped = False
+
+    def wake(self) -> None:
+        """Called after a step commits, so its replies leave now rather than at the next sweep."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopped:
+            try:
+                while await self.deliver_once() and not self._stopped:
+                    pass
+            except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
+                LOGGER.exception("outbox delivery failed; retrying at the next sweep")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def deliver_once(self) -> int:
+        """Send one batch; returns how many rows were claimed."""
+        claimed = await asyncio.to_thread(self._claim)
+        if not claimed:
+            return 0
+        chats: OrderedDict[str, list[Delivery]] = OrderedDict()
+        for delivery in claimed:
+            chats.setdefault(delivery.recipient, []).append(delivery)
+        results = await asyncio.gather(*(self._send_chat(rows) for rows in chats.values()))
+        await asyncio.to_thread(self._record, results)
+        return len(claimed)
+
+    def _claim(self) -> list[Delivery]:
+        with self.database.transaction() as session:
+            return claim_pending(session, self.clock(), self.lease, self.batch)
+
+    async def _send_chat(self, rows: list[Delivery]) -> tuple[list[int], list[tuple[Delivery, str, datetime]], list[int]]:
+        """Send one chat's rows in order; stop at the first failure and hold the rest behind it."""
+        sent: list[int] = []
+        for position, delivery in enumerate(rows):
+            try:
+                await self._send(delivery)
+            except RetryAfter as error:
+                wait = error.retry_after if isinstance(error.retry_after, (int, float)) else error.retry_after.total_seconds()
+                retry_at = self.clock() + timedelta(seconds=float(wait))
+                return sent, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]]
+            except (TelegramError, OSError) as error:
+                retry_at = self.clock() + retry_delay(delivery.attempts)
+                LOGGER.warning("sending outbox row %s failed (%s); retrying", delivery.id, type(error).__name__)
+                return sent, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]]
+            sent.append(delivery.id)
+        return sent, [], []
+
+    async def _send(self, delivery: Delivery) -> None:
+        chat_id = chat_id_of(delivery.recipient)
+        if chat_id is None:
+            raise TelegramError(f"recipient {delivery.recipient!r} is not a Telegram chat")
+        await self.pacer.wait(chat_id)
+        payload = delivery.payload
+        markup = keyboard_for(payload.get("prompt"), delivery.case_id or "", self.signer) if delivery.case_id else None
+        await self.bot.send_message(chat_id=chat_id, text=str(payload.get("text", "")), reply_markup=markup)
+
+    def _record(self, results: list[tuple[list[int], list[tuple[Delivery, str, datetime]], list[int]]]) -> None:
+        now = self.clock()
+        with self.database.transaction() as session:
+            record_sent(session, [row for sent, _, _ in results for row in sent], now)
+            for _, failures, held in results:
+                for delivery, error, retry_at in failures:
+                    record_failure(session, delivery.id, error, retry_at)
+                    release(session, held, retry_at)

@@ -1,0 +1,66 @@
+"""Inline keyboards and their callback data, bound to one case and one step.
+
+Callback data must fit Telegram's 64 bytes and comes back from the client unchecked, so it carries
+a short HMAC: a forged or altered button is recognised and never applied, and a button from an
+earlier step is recognised by its step number.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+__all__ = ["ButtonPress", "CALLBACK_LIMIT", "ButtonSigner", "keyboard_for"]
+
+CALLBACK_LIMIT = 64
+PREFIX = "p"
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    case_prefix: str
+    step: int
+    option: int
+
+
+class ButtonSigner:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _signature(self, case_id: str, step: int, option: int) -> str:
+        digest = hmac.new(self._secret, f"{case_id}:{step}:{option}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:9]).decode()
+
+    def encode(self, case_id: str, step: int, option: int) -> str:
+        data = f"{PREFIX}:{case_id[:8]}:{step}:{option}:{self._signature(case_id, step, option)}"
+        assert len(data.encode()) <= CALLBACK_LIMIT, data
+        return data
+
+    def decode(self, data: str | None, case_id: str) -> ButtonPress | None:
+        """The press, if the data is ours, for this case, and unaltered; otherwise None."""
+        parts = (data or "").split(":")
+        if len(parts) != 5 or parts[0] != PREFIX or not parts[2].isdigit() or not parts[3].isdigit():
+            return None
+        step, option = int(parts[2]), int(parts[3])
+        if parts[1] != case_id[:8] or not hmac.compare_digest(parts[4], self._signature(case_id, step, option)):
+            return None
+        return ButtonPress(parts[1], step, option)
+
+
+def keyboard_for(prompt: dict[str, Any] | None, case_id: str, signer: ButtonSigner) -> InlineKeyboardMarkup | None:
+    """Buttons for a choice or yes/no question; several answers at once are typed as numbers instead."""
+    if not prompt or prompt.get("type") not in ("choice", "yes_no"):
+        return None
+    step = int(prompt["step"])
+    buttons = [
+        InlineKeyboardButton(str(option["label"])[:64], callback_data=signer.encode(case_id, step, index))
+        for index, option in enumerate(prompt.get("options") or [])
+    ]
+    if prompt.get("type") == "yes_no":
+        return InlineKeyboardMarkup([buttons])
+    return InlineKeyboardMarkup([[button] for button in buttons])

@@ -1,0 +1,104 @@
+"""Who may use the bot: members looked up per update, invitations, and what strangers are told."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage import (
+    Database,
+    InviteProblem,
+    Member,
+    active_members,
+    create_invite,
+    find_member,
+    redeem_invite,
+    remove_member,
+)
+
+__all__ = ["MemberView", "Membership", "StrangerLimiter"]
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """What a handler needs to know about the member behind an update."""
+
+    id: int
+    telegram_user_id: int
+    role: str
+    display_name: str
+    language: str | None
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+    @property
+    def volunteer_key(self) -> str:
+        return f"tg:{self.telegram_user_id}"
+
+
+def _view(member: Member) -> MemberView:
+    return MemberView(member.id, member.telegram_user_id, member.role, member.display_name, member.language)
+
+
+class Membership:
+    """Blocking storage calls; the router runs them in worker threads."""
+
+    def __init__(self, database: Database, invite_valid_for: timedelta) -> None:
+        self.database = database
+        self.invite_valid_for = invite_valid_for
+
+    def member(self, telegram_user_id: int) -> MemberView | None:
+        with self.database.transaction() as session:
+            member = find_member(session, telegram_user_id)
+            return _view(member) if member is not None else None
+
+    def redeem(self, token: str, telegram_user_id: int, display_name: str, now: datetime) -> MemberView | InviteProblem:
+        with self.database.transaction() as session:
+            result = redeem_invite(session, token=token, telegram_user_id=telegram_user_id, display_name=display_name, now=now)
+            return result if isinstance(result, InviteProblem) else _view(result)
+
+    def invite(self, creator: MemberView, role: str, now: datetime) -> str:
+        token = secrets.token_urlsafe(18)  # 24 characters; Telegram allows 64 in a start parameter
+        with self.database.transaction() as session:
+            member = find_member(session, creator.telegram_user_id)
+            assert member is not None
+            create_invite(session, token=token, role=role, created_by=member, now=now, valid_for=self.invite_valid_for)
+        return token
+
+    def listing(self) -> list[MemberView]:
+        with self.database.transaction() as session:
+            return [_view(member) for member in active_members(session)]
+
+    def remove(self, telegram_user_id: int, now: datetime) -> MemberView | None:
+        with self.database.transaction() as session:
+            member = remove_member(session, telegram_user_id, now)
+            return _view(member) if member is not None else None
+
+    def set_language(self, telegram_user_id: int, language: str) -> None:
+        with self.database.transaction() as session:
+            member = find_member(session, telegram_user_id)
+            if member is not None:
+                member.language = language
+
+
+class StrangerLimiter:
+    """One reply per stranger per window, kept in memory only: nothing about strangers is stored."""
+
+    def __init__(self, window_seconds: float = 600.0, capacity: int = 10_000) -> None:
+        self.window = window_seconds
+        self.capacity = capacity
+        self._last: dict[int, float] = {}
+
+    def allow(self, user_id: int) -> bool:
+        now = time.monotonic()
+        last = self._last.get(user_id)
+        if last is not None and now - last < self.window:
+            return False
+        if len(self._last) >= self.capacity:
+            self._last = {key: value for key, value in self._last.items() if now - value < self.window}
+        self._last[user_id] = now
+        return True

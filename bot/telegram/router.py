@@ -1,0 +1,246 @@
+"""Turns Telegram updates into engine inputs for members, and polite refusals for everything else.
+
+Every update of a chat runs under that chat's lock, in order; chats run in parallel. Storage and
+engine calls run in worker threads so a slow database never blocks the event loop. A member's
+update is recorded by its update_id in the same transaction as what it changed, so an update
+Telegram delivers twice is applied once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Callable
+
+from telegram import CallbackQuery, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.cases import OPEN_STATUSES, CaseService, DuplicateUpdate, StaleStep
+from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume
+from bot.i18n import N_, SUPPORTED_LANGUAGES, pick_language, translator
+from bot.telegram.delivery import TelegramDelivery, enqueue_notice, recipient_for
+from bot.telegram.keyboards import ButtonSigner
+from bot.telegram.locks import ChatLocks
+from bot.telegram.membership import MemberView, Membership, StrangerLimiter
+from bot.telegram.texts import COMMANDS, STRANGER, SUPERVISOR_COMMANDS
+from storage import InviteProblem, record_update
+
+__all__ = ["TelegramFront"]
+
+LOGGER = logging.getLogger(__name__)
+
+CASE_ACTIONS: dict[str, Callable[[str], Input]] = {
+    "resume": lambda args: Resume(),
+    "back": lambda args: Back(),
+    "pause": lambda args: Pause(),
+    "cancel": lambda args: Cancel("cancelled"),
+    "dropped": lambda args: Cancel("call_dropped"),
+    "note": lambda args: Note(args),
+    "supervisor": lambda args: CallSupervisor(args),
+    "override": lambda args: OverrideFlag(*(args.split(" ", 1) + [""])[:2]),
+}
+
+
+class TelegramFront:
+    def __init__(
+        self,
+        service: CaseService,
+        membership: Membership,
+        delivery: TelegramDelivery,
+        signer: ButtonSigner,
+        default_language: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.service = service
+        self.membership = membership
+        self.delivery = delivery
+        self.signer = signer
+        self.default_language = default_language
+        self.clock = clock
+        self.locks = ChatLocks()
+        self.strangers = StrangerLimiter()
+        self.bot_username = ""
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every update: who sent it, then what it is."""
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None or user.is_bot:
+            return  # channel posts, polls, service messages: nothing to answer
+        language = pick_language(user.language_code, default=self.default_language)
+        if chat.type != ChatType.PRIVATE:
+            if update.effective_message is not None and self.strangers.allow(chat.id):
+                await self._reply_now(chat.id, translator(language).text(N_("I only work in private chats. Please write to me directly.")))
+            return
+        async with self.locks.hold(chat.id):
+            member = await asyncio.to_thread(self.membership.member, user.id)
+            if member is None:
+                await self._stranger(update, user.id, user.full_name, language)
+                return
+            language = pick_language(member.language, user.language_code, default=self.default_language)
+            try:
+                await self._member_update(update, member, language)
+            except DuplicateUpdate:
+                LOGGER.info("update %s was handled before; ignored", update.update_id)
+        self.delivery.wake()
+
+    async def _member_update(self, update: Update, member: MemberView, language: str) -> None:
+        _ = translator(language).text
+        if update.callback_query is not None:
+            await self._button(update, member, language)
+        elif update.edited_message is not None:
+            await self._notice(update, member, _(N_("Edited messages are not read. Send the answer again as a new message.")))
+        elif update.message is not None and update.message.forward_origin is not None:
+            await self._notice(update, member, _(N_("Forwarded messages are not read. Type the answer yourself.")))
+        elif update.message is not None and update.message.text:
+            text = update.message.text.strip()
+            if text.startswith("/"):
+                command, _space, args = text[1:].partition(" ")
+                await self._command(update, member, language, command.split("@")[0].lower(), args.strip())
+            else:
+                await self._act(update, member, Answer(text), typed=True)
+        elif update.effective_message is not None:
+            await self._notice(update, member, _(N_("I can only read text and buttons. Nothing was recorded; please type the answer.")))
+
+    async def _command(self, update: Update, member: MemberView, language: str, command: str, args: str) -> None:
+        _ = translator(language).text
+        if command in ("start", "help"):
+            await self._notice(update, member, self._help(member, language))
+        elif command == "new":
+            await self._open_case(update, member, language)
+        elif command in CASE_ACTIONS:
+            await self._act(update, member, CASE_ACTIONS[command](args))
+        elif command == "flag":
+            await (self._act(update, member, RaiseFlag(args)) if args else self._list_flags(update, member, language))
+        elif command == "lang":
+            await self._language(update, member, args)
+        elif command in ("invite", "volunteers", "remove") and member.is_supervisor:
+            await self._supervisor_command(update, member, language, command, args)
+        else:
+            await self._notice(update, member, _(N_("Unknown command. /help lists what I can do.")))
+
+    async def _open_case(self, update: Update, member: MemberView, language: str) -> None:
+        case = await asyncio.to_thread(self.service.unfinished_case, member.volunteer_key)
+        if case is not None:
+            text = translator(language).text(N_("Case {case_code} is still open: /resume to continue it, /cancel to close it."), case_code=case.case_code)
+            await self._notice(update, member, text)
+            return
+        await asyncio.to_thread(self.service.open_case, member.volunteer_key, language, member.display_name, update_id=update.update_id)
+
+    async def _act(self, update: Update, member: MemberView, action: Input, *, typed: bool = False, expected_step: int | None = None) -> bool:
+        case = await asyncio.to_thread(self.service.unfinished_case, member.volunteer_key)
+        if case is None:
+            language = pick_language(member.language, default=self.default_language)
+            await self._notice(update, member, translator(language).text(N_("There is no open case. Type /new to open one.")))
+            return False
+        await asyncio.to_thread(
+            self.service.act, case.id, action, member.display_name,
+            update_id=update.update_id, typed=typed, expected_step=expected_step,
+        )
+        return True
+
+    async def _button(self, update: Update, member: MemberView, language: str) -> None:
+        query = update.callback_query
+        assert query is not None
+        _ = translator(language).text
+        case = await asyncio.to_thread(self.service.unfinished_case, member.volunteer_key)
+        press = self.signer.decode(query.data, case.id) if case is not None and case.status in OPEN_STATUSES else None
+        if press is None or case is None:
+            await self._answer_query(query, _(N_("This button is not valid any more.")))
+            return
+        try:
+            await asyncio.to_thread(
+                self.service.act, case.id, Answer(str(press.option + 1)), member.display_name,
+                update_id=update.update_id, typed=True, expected_step=press.step,
+            )
+        except StaleStep:
+            await self._answer_query(query, _(N_("This button belongs to an earlier question.")))
+            return
+        await self._answer_query(query, None)
+        if query.message is not None:
+            try:  # the keyboard goes, so the same question cannot be answered twice
+                await query.edit_message_reply_markup(reply_markup=None)
+            except TelegramError:
+                LOGGER.info("could not remove a pressed keyboard; the step binding still guards it")
+
+    async def _list_flags(self, update: Update, member: MemberView, language: str) -> None:
+        case = await asyncio.to_thread(self.service.unfinished_case, member.volunteer_key)
+        _ = translator(language).text
+        if case is None:
+            await self._notice(update, member, _(N_("There is no open case. Type /new to open one.")))
+            return
+        flow = await asyncio.to_thread(self.service.flow_of, case)
+        lines = [_(N_("Flags of this protocol (raise one with /flag ID):"))]
+        lines += [f"{flag.id}: {flag.level.value} {_(flag.label)}" for flag in sorted(flow.flags.values(), key=lambda f: (f.level.rank, f.id))]
+        await self._notice(update, member, "\n".join(lines))
+
+    async def _language(self, update: Update, member: MemberView, args: str) -> None:
+        choice = args.lower()
+        if choice not in SUPPORTED_LANGUAGES:
+            await self._notice(update, member, "/lang id · /lang en")
+            return
+        await asyncio.to_thread(self.membership.set_language, member.telegram_user_id, choice)
+        await self._notice(update, member, translator(choice).text(N_("Language set. New cases use it.")))
+
+    async def _supervisor_command(self, update: Update, member: MemberView, language: str, command: str, args: str) -> None:
+        _ = translator(language).text
+        now = self.clock()
+        if command == "invite":
+            role = "supervisor" if args.lower() == "supervisor" else "volunteer"
+            token = await asyncio.to_thread(self.membership.invite, member, role, now)
+            link = f"https://t.me/{self.bot_username}?start={token}"
+            text = _(N_("Invitation for one {role}, valid for {hours} hours and usable once:\n{link}"), role=role, hours=int(self.membership.invite_valid_for.total_seconds() // 3600), link=link)
+        elif command == "volunteers":
+            members = await asyncio.to_thread(self.membership.listing)
+            text = "\n".join(f"{m.display_name} · {m.role} · {m.telegram_user_id}" for m in members)
+        else:
+            removed = await asyncio.to_thread(self.membership.remove, int(args), now) if args.isdigit() else None
+            text = _(N_("Removed: {name}."), name=removed.display_name) if removed else _(N_("No member with that Telegram id."))
+        await self._notice(update, member, text)
+
+    def _help(self, member: MemberView, language: str) -> str:
+        _ = translator(language).text
+        commands = list(COMMANDS) + (list(SUPERVISOR_COMMANDS) if member.is_supervisor else [])
+        lines = [_(N_("Answer with the buttons, or type the option's number or the answer."))]
+        return "\n".join(lines + [f"/{name} · {_(description)}" for name, description in commands])
+
+    async def _stranger(self, update: Update, user_id: int, name: str, language: str) -> None:
+        message = update.effective_message
+        text = message.text.strip() if message is not None and message.text else ""
+        if text.startswith("/start ") and len(text) > len("/start "):
+            result = await asyncio.to_thread(self.membership.redeem, text[len("/start "):].strip(), user_id, name, self.clock())
+            if isinstance(result, MemberView):
+                await self._notice(update, result, self._help(result, language), record=False)
+                return
+            if result is not InviteProblem.UNKNOWN:
+                await self._reply_now(user_id, translator(language).text(N_("This invitation was used or has expired. Ask your supervisor for a new one.")))
+                return
+        if self.strangers.allow(user_id):
+            await self._reply_now(user_id, translator(language).text(STRANGER))
+
+    async def _notice(self, update: Update, member: MemberView, text: str, *, record: bool = True) -> None:
+        """A reply that is not a case step, through the outbox like every message to a member."""
+        def store() -> None:
+            now = self.clock()
+            with self.service.database.transaction() as session:
+                if record and not record_update(session, update.update_id, now):
+                    raise DuplicateUpdate(str(update.update_id))
+                enqueue_notice(session, recipient_for("volunteer", member.telegram_user_id), text, now)
+
+        await asyncio.to_thread(store)
+
+    async def _reply_now(self, chat_id: int, text: str) -> None:
+        """Straight to Telegram, for people who are not members: nothing about them is stored."""
+        try:
+            await self.delivery.bot.send_message(chat_id=chat_id, text=text)
+        except TelegramError:
+            LOGGER.info("could not answer a non-member")
+
+    @staticmethod
+    async def _answer_query(query: CallbackQuery, text: str | None) -> None:
+        try:
+            await query.answer(text=text)
+        except TelegramError:
+            LOGGER.info("could not answer a callback query")
