@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from storage.models import OutboxMessage
 
@@ -57,11 +57,24 @@ def enqueue(
 def claim_pending(session: Session, now: datetime, lease: timedelta, limit: int = 100) -> list[Delivery]:
     """Due, unsent rows, oldest first, hidden from other claims until `now + lease`.
 
+    A row waits while an earlier unsent row for the same recipient is not due (backing off after a
+    failure, or claimed by a send in progress): one chat's messages never overtake each other.
     PostgreSQL skips rows another dispatcher has locked, so two workers never claim the same row.
     """
+    earlier = aliased(OutboxMessage)
+    waiting_before = (
+        select(earlier.id)
+        .where(
+            earlier.recipient == OutboxMessage.recipient,
+            earlier.sent_at.is_(None),
+            earlier.id < OutboxMessage.id,
+            earlier.available_at > now,
+        )
+        .exists()
+    )
     query = (
         select(OutboxMessage)
-        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.available_at <= now)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.available_at <= now, ~waiting_before)
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -176,3 +176,19 @@ def test_plain_postgresql_urls_use_the_installed_driver():
 def test_naive_datetimes_are_refused(database: Database, now):
     with pytest.raises(Exception, match="naive datetime"):
         new_case(database, now.replace(tzinfo=None))
+
+
+def test_a_later_row_never_overtakes_an_earlier_one_backing_off(database, now):
+    with database.transaction() as session:
+        enqueue(session, kind="message", recipient="volunteer:a", payload={"n": 0}, now=now)
+    lease = timedelta(seconds=30)
+    with database.transaction() as session:
+        [first] = claim_pending(session, now, lease)
+        record_failure(session, first.id, "429", now + timedelta(seconds=5))
+    with database.transaction() as session:
+        enqueue(session, kind="message", recipient="volunteer:a", payload={"n": 1}, now=now)
+        enqueue(session, kind="message", recipient="volunteer:b", payload={"n": 2}, now=now)
+    with database.transaction() as session:
+        assert [d.payload["n"] for d in claim_pending(session, now + timedelta(seconds=1), lease)] == [2]
+    with database.transaction() as session:
+        assert [d.payload["n"] for d in claim_pending(session, now + timedelta(seconds=6), lease)] == [0, 1]
