@@ -426,8 +426,11 @@ class FakeBotApi:
         username: str = DEFAULT_USERNAME,
         first_name: str = "Pendamping",
         hang_seconds: float = 10.0,
+        loopback_webhooks: bool = False,
     ) -> None:
         self.token = token
+        # Telegram wants https; a bot under test on this machine serves plain http on loopback.
+        self.loopback_webhooks = loopback_webhooks
         # How long a "hang" failure sleeps in handle() (the HTTP server path); longer than PTB's
         # default 5 s read timeout so the client times out. mock_transport raises ReadTimeout.
         self.hang_seconds = hang_seconds
@@ -1274,7 +1277,8 @@ class FakeBotApi:
         if not url:
             self._webhook = None
             return True
-        if not url.lower().startswith("https://"):
+        loopback = self.loopback_webhooks and url.lower().startswith("http://127.0.0.1:")
+        if not url.lower().startswith("https://") and not loopback:
             raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         self._webhook = {k: copy.deepcopy(v) for k, v in params.items() if k != "drop_pending_updates"}
         self._notify(updates=True)  # a long poll in progress now conflicts
