@@ -1,4 +1,4 @@
-# The console runner and the maintainer tools today; the Telegram runner joins the same image.
+# The Telegram bot (and the maintainer tools) in one image, run as a non-root user.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md babel.cfg ./
@@ -17,5 +17,7 @@ USER pendamping
 WORKDIR /home/pendamping
 ENV DATABASE_URL=sqlite:////home/pendamping/data/pendamping.db
 VOLUME ["/home/pendamping/data"]
-# Migrate, refuse to start on an invalid flow, then run.
-CMD ["sh", "-c", "pendamping db upgrade && pendamping flows check && pendamping console"]
+EXPOSE 8443
+# Migrate, refuse to start on an invalid flow, then run: long polling by default; pass --webhook
+# (with WEBHOOK_URL and WEBHOOK_SECRET set) to serve Telegram's webhook on port 8443.
+ENTRYPOINT ["sh", "-c", "pendamping db upgrade && pendamping flows check && exec pendamping run \"$@\"", "--"]

@@ -22,3 +22,41 @@ def test_defaults_need_no_environment():
 def test_a_malformed_setting_is_named(env, name):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env(env)
+
+
+from bot.settings import TelegramSettings  # noqa: E402
+
+TOKEN = "123456789:" + "A" * 35
+
+
+def test_telegram_settings_need_a_well_formed_token():
+    with pytest.raises(SettingsError, match="TELEGRAM_BOT_TOKEN is not set"):
+        TelegramSettings.from_env({})
+    with pytest.raises(SettingsError, match="TELEGRAM_BOT_TOKEN does not look like a bot token"):
+        TelegramSettings.from_env({"TELEGRAM_BOT_TOKEN": "not-a-token"})
+    settings = TelegramSettings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert settings.bot_id == "123456789" and settings.webhook_url is None
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({}, "WEBHOOK_URL"),
+        ({"WEBHOOK_URL": "https://example.org/telegram"}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_URL": "https://example.org/telegram", "WEBHOOK_SECRET": "short"}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_URL": "https://x.org/t", "WEBHOOK_SECRET": "s" * 20, "WEBHOOK_PORT": "99999"}, "WEBHOOK_PORT"),
+        ({"PENDAMPING_INVITE_HOURS": "0"}, "PENDAMPING_INVITE_HOURS"),
+        ({"TELEGRAM_API_BASE_URL": "api.telegram.org"}, "TELEGRAM_API_BASE_URL"),
+    ],
+)
+def test_webhook_settings_are_named_when_wrong(env, name):
+    with pytest.raises(SettingsError, match=name):
+        TelegramSettings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, **env}, webhook=True)
+
+
+def test_pendamping_run_without_a_token_stops_with_its_name(monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert main(["run"]) == 2
+    assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
