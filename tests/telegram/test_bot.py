@@ -19,6 +19,11 @@ def run(tmp_path, scenario, **options):
     asyncio.run(main())
 
 
+def unsent(bot: Harness) -> int:
+    with bot.database.transaction() as session:
+        return int(session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) or 0)
+
+
 def count(bot: Harness, model) -> int:
     with bot.database.transaction() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
@@ -191,6 +196,7 @@ def test_429_is_honoured_and_each_chat_keeps_its_order(tmp_path):
         assert time.monotonic() - started >= 1.0
         first, second = bot.api.texts(VOLUNTEER)[:2]
         assert first.startswith("Kasus baru K-") and second.startswith("Jawab dengan tombol")
+        await bot.until(lambda: unsent(bot) == 0)  # the send is recorded just after Telegram has it
         with bot.database.transaction() as session:
             rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
         assert rows[0].attempts == 2 and rows[0].sent_at is not None
@@ -204,8 +210,75 @@ def test_server_errors_are_retried_until_delivered(tmp_path):
         await bot.say(VOLUNTEER, "/new")
         await bot.until(lambda: len(bot.api.texts(VOLUNTEER)) >= 1, timeout=10)
         assert bot.api.texts(VOLUNTEER)[0].startswith("Kasus baru K-")
-        with bot.database.transaction() as session:
-            assert session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) == 0
-            assert "events" and session.scalar(select(func.count()).select_from(EventRecord)) > 0
+        await bot.until(lambda: unsent(bot) == 0)
+        assert count(bot, EventRecord) > 0
+        assert len(bot.api.calls_to("sendMessage")) == 3  # two failures, then the delivery
 
     run(tmp_path, scenario)
+
+
+def test_a_slow_step_in_one_chat_does_not_hold_up_another(tmp_path, mocker):
+    from bot.cases import CaseService
+    from storage import add_member
+    from bot.cases import utcnow
+
+    real_open = CaseService.open_case
+
+    def slow_for_the_first(self, volunteer, *args, **kwargs):
+        if volunteer == f"tg:{VOLUNTEER}":
+            time.sleep(1.0)  # a slow database call, in a worker thread
+        return real_open(self, volunteer, *args, **kwargs)
+
+    mocker.patch.object(CaseService, "open_case", slow_for_the_first)
+
+    async def scenario(bot: Harness) -> None:
+        other = VOLUNTEER + 1
+        with bot.database.transaction() as session:
+            add_member(session, telegram_user_id=other, role="volunteer", display_name="Budi", now=utcnow())
+        arrival: dict[int, float] = {}
+
+        async def first_reply(user: int) -> None:
+            await bot.until(lambda: bool(bot.api.texts(user)), timeout=10)
+            arrival[user] = time.monotonic()
+
+        await asyncio.gather(
+            bot.say(VOLUNTEER, "/new"), bot.say(other, "/new"), first_reply(VOLUNTEER), first_reply(other)
+        )
+        assert arrival[other] < arrival[VOLUNTEER] - 0.5
+
+    run(tmp_path, scenario)
+
+
+def test_messages_left_unsent_before_a_start_are_delivered(tmp_path):
+    from bot.cases import utcnow
+    from bot.telegram.delivery import enqueue_notice, recipient_for
+    from storage import Database, upgrade
+
+    database = Database(f"sqlite:///{tmp_path / 'bot.db'}")
+    upgrade(database)
+    with database.transaction() as session:  # committed by a process that died before sending
+        enqueue_notice(session, recipient_for("volunteer", VOLUNTEER), "left from before", utcnow())
+    database.dispose()
+
+    async def scenario(bot: Harness) -> None:
+        await bot.until(lambda: "left from before" in bot.api.texts(VOLUNTEER))
+
+    run(tmp_path, scenario)
+
+
+def test_the_chat_pacer_allows_a_burst_then_one_per_interval():
+    from bot.telegram.delivery import ChatPacer
+
+    async def scenario() -> list[float]:
+        pacer = ChatPacer(burst=2, interval=0.2)
+        started = time.monotonic()
+        times = []
+        for _ in range(4):
+            await pacer.wait(42)
+            times.append(time.monotonic() - started)
+        await pacer.wait(43)  # another chat is not held up
+        times.append(time.monotonic() - started)
+        return times
+
+    times = asyncio.run(scenario())
+    assert times[1] < 0.1 and times[2] >= 0.15 and times[3] >= 0.35 and times[4] - times[3] < 0.1
