@@ -187,10 +187,12 @@ def _prompt(event: MsgCreated, translator: Translator, step: int) -> dict[str, A
     previous = spec.previous_answer
     if previous is not None and options:
         previous = next((option["label"] for option in options if option["key"] == previous), previous)
+    hint = translator.text(N_("(Type one or more numbers, such as 1,3.)")) if spec.type == "multi_choice" else None
     return {
         "node": event.node,
         "type": spec.type,
         "options": options,
+        "hint": hint,
         "min": spec.minimum,
         "max": spec.maximum,
         "step": step,

@@ -31,8 +31,8 @@ class ConsoleSender:
             self.prompt = prompt
             for number, option in enumerate(prompt.get("options") or [], start=1):
                 self.out.write(f"  {number}. {option['label']}\n")
-            if prompt.get("type") == "multi_choice":
-                self.out.write(self.translator.text(N_("(Type one or more numbers, such as 1,3.)")) + "\n")
+            if prompt.get("hint"):
+                self.out.write(str(prompt["hint"]) + "\n")
             elif prompt.get("type") == "number":
                 self.out.write(self.translator.text(N_("(Type a number.)")) + "\n")
             elif prompt.get("type") == "text":

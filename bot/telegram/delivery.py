@@ -20,7 +20,7 @@ from telegram import Bot
 from telegram.error import RetryAfter, TelegramError
 
 from bot.dispatch import retry_delay
-from bot.telegram.keyboards import ButtonSigner, keyboard_for
+from bot.telegram.keyboards import ButtonSigner, keyboard_for, text_for
 from storage import Database, Delivery, claim_pending, enqueue, record_failure, record_sent, release
 
 __all__ = ["ChatPacer", "TelegramDelivery", "chat_id_of", "enqueue_notice", "recipient_for"]
@@ -150,8 +150,9 @@ class TelegramDelivery:
             raise TelegramError(f"recipient {delivery.recipient!r} is not a Telegram chat")
         await self.pacer.wait(chat_id)
         payload = delivery.payload
-        markup = keyboard_for(payload.get("prompt"), delivery.case_id or "", self.signer) if delivery.case_id else None
-        await self.bot.send_message(chat_id=chat_id, text=str(payload.get("text", "")), reply_markup=markup)
+        prompt = payload.get("prompt")
+        markup = keyboard_for(prompt, delivery.case_id or "", self.signer) if delivery.case_id else None
+        await self.bot.send_message(chat_id=chat_id, text=text_for(str(payload.get("text", "")), prompt), reply_markup=markup)
 
     def _record(self, results: list[tuple[list[int], list[tuple[Delivery, str, datetime]], list[int]]]) -> None:
         now = self.clock()

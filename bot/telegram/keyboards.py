@@ -15,7 +15,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-__all__ = ["ButtonPress", "CALLBACK_LIMIT", "ButtonSigner", "keyboard_for"]
+__all__ = ["ButtonPress", "CALLBACK_LIMIT", "ButtonSigner", "keyboard_for", "text_for"]
 
 CALLBACK_LIMIT = 64
 PREFIX = "p"
@@ -64,3 +64,11 @@ def keyboard_for(prompt: dict[str, Any] | None, case_id: str, signer: ButtonSign
     if prompt.get("type") == "yes_no":
         return InlineKeyboardMarkup([buttons])
     return InlineKeyboardMarkup([[button] for button in buttons])
+
+
+def text_for(text: str, prompt: dict[str, Any] | None) -> str:
+    """A question answered by typing several numbers has no keyboard: its options are listed."""
+    if not prompt or prompt.get("type") != "multi_choice":
+        return text
+    options = [f"{number}. {option['label']}" for number, option in enumerate(prompt.get("options") or [], start=1)]
+    return "\n".join([text, "", *options, str(prompt.get("hint") or "")]).rstrip()
