@@ -89,6 +89,10 @@ def volunteer_payloads(
     parts: list[str] = []
     prompt: dict[str, Any] | None = None
     alert_codes = alert_codes or {}
+
+    def flag_label(flag_id: str) -> str:
+        return _(flow.flags[flag_id].label) if flag_id in flow.flags else flag_id
+
     for index, event in enumerate(events):
         if isinstance(event, SessionStarted):
             parts.append(_(N_("New case {case_code} opened."), case_code=case_code))
@@ -127,14 +131,12 @@ def volunteer_payloads(
         elif isinstance(event, NoteAdded):
             parts.append(_(N_("Note saved.")))
         elif isinstance(event, FlagProposed):
-            label = _(flow.flags[event.flag].label) if event.flag in flow.flags else event.flag
             parts.append(
                 _(N_("Possible risk in what was typed: {label} ({level}). If it fits, raise the flag: /flag {flag}"),
-                  label=label, level=event.level, flag=event.flag)
+                  label=flag_label(event.flag), level=event.level, flag=event.flag)
             )
         elif isinstance(event, FlagOverridden):
-            label = _(flow.flags[event.flag].label) if event.flag in flow.flags else event.flag
-            parts.append(_(N_("Flag withdrawn: {label}. The reason is recorded."), label=label))
+            parts.append(_(N_("Flag withdrawn: {label}. The reason is recorded."), label=flag_label(event.flag)))
         elif isinstance(event, ReferralsOffered):
             if event.text:
                 parts.append(_(event.text))
