@@ -13,7 +13,16 @@ from storage.cases import (
     save_state,
 )
 from storage.database import DEFAULT_DATABASE_URL, Database, DatabaseUrlError
-from storage.escalations import escalations_of, open_escalation
+from storage.escalations import (
+    TakeResult,
+    due_escalations,
+    escalation_by_code,
+    escalations_of,
+    open_escalation,
+    queue,
+    resolve_escalation,
+    take_escalation,
+)
 from storage.follow_ups import due_follow_ups, follow_ups_of, schedule_follow_up
 from storage.flows import FlowRevisionConflict, flow_source, register_flow_revision
 from storage.members import (
@@ -27,6 +36,8 @@ from storage.members import (
     record_update,
     redeem_invite,
     remove_member,
+    set_availability,
+    supervisors_for_tier,
 )
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import (
@@ -58,6 +69,7 @@ __all__ = [
     "Member",
     "OutboxMessage",
     "ProcessedUpdate",
+    "TakeResult",
     "active_members",
     "add_member",
     "append_events",
@@ -65,8 +77,10 @@ __all__ = [
     "create_case",
     "create_invite",
     "current_revision",
+    "due_escalations",
     "due_follow_ups",
     "enqueue",
+    "escalation_by_code",
     "escalations_of",
     "events_of",
     "find_member",
@@ -79,6 +93,7 @@ __all__ = [
     "lock_case",
     "open_escalation",
     "pending_count",
+    "queue",
     "record_failure",
     "record_sent",
     "record_update",
@@ -86,7 +101,11 @@ __all__ = [
     "register_flow_revision",
     "release",
     "remove_member",
+    "resolve_escalation",
     "save_state",
     "schedule_follow_up",
+    "set_availability",
+    "supervisors_for_tier",
+    "take_escalation",
     "upgrade",
 ]

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.cases import unused_code
 from storage.models import CaseSession, Escalation
 
-__all__ = ["escalations_of", "open_escalation"]
+__all__ = [
+    "TakeResult",
+    "due_escalations",
+    "escalation_by_code",
+    "escalations_of",
+    "open_escalation",
+    "queue",
+    "resolve_escalation",
+    "take_escalation",
+]
+
+WAITING = ("open", "review")
 
 
 def open_escalation(
@@ -22,6 +34,9 @@ def open_escalation(
     reason: str,
     node: str,
     now: datetime,
+    status: str = "open",
+    tier: int = 0,
+    deadline_at: datetime | None = None,
 ) -> Escalation:
     escalation = Escalation(
         session_id=case.id,
@@ -30,8 +45,10 @@ def open_escalation(
         flags=flags,
         reason=reason,
         node=node,
-        status="open",
+        status=status,
         requested_at=now,
+        tier=tier,
+        deadline_at=deadline_at,
     )
     session.add(escalation)
     session.flush()
@@ -40,4 +57,55 @@ def open_escalation(
 
 def escalations_of(session: Session, case_id: str) -> list[Escalation]:
     query = select(Escalation).where(Escalation.session_id == case_id).order_by(Escalation.id)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class TakeResult:
+    won: bool
+    taken_by: str | None
+    taken_at: datetime | None
+
+
+def take_escalation(session: Session, alert_code: str, supervisor: str, now: datetime) -> TakeResult | None:
+    """The first Take wins. One conditional UPDATE decides, so two presses at once cannot both win,
+    on SQLite or PostgreSQL. Taking again by the winner is harmless. None for an unknown code."""
+    result = session.execute(
+        update(Escalation)
+        .where(Escalation.alert_code == alert_code, Escalation.status.in_(WAITING))
+        .values(status="taken", taken_by=supervisor, taken_at=now, deadline_at=None)
+    )
+    escalation = escalation_by_code(session, alert_code)
+    if escalation is None:
+        return None
+    won = getattr(result, "rowcount", 0) == 1
+    return TakeResult(won or escalation.taken_by == supervisor, escalation.taken_by, escalation.taken_at)
+
+
+def escalation_by_code(session: Session, alert_code: str) -> Escalation | None:
+    return session.scalars(select(Escalation).where(Escalation.alert_code == alert_code)).one_or_none()
+
+
+def resolve_escalation(session: Session, alert_code: str, outcome: str, now: datetime) -> Escalation | None:
+    escalation = escalation_by_code(session, alert_code)
+    if escalation is None or escalation.status == "resolved":
+        return None
+    escalation.status, escalation.outcome, escalation.resolved_at, escalation.deadline_at = "resolved", outcome[:40], now, None
+    return escalation
+
+
+def due_escalations(session: Session, now: datetime) -> list[Escalation]:
+    """Open escalations whose deadline passed: nobody took them, the ladder moves on."""
+    query = (
+        select(Escalation)
+        .where(Escalation.status == "open", Escalation.deadline_at <= now)
+        .order_by(Escalation.deadline_at)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def queue(session: Session) -> list[Escalation]:
+    """Escalations not yet resolved: paging, in review, or taken; most urgent and oldest first."""
+    query = select(Escalation).where(Escalation.status != "resolved").order_by(Escalation.level, Escalation.requested_at)
     return list(session.scalars(query))

@@ -23,6 +23,8 @@ __all__ = [
     "record_update",
     "redeem_invite",
     "remove_member",
+    "set_availability",
+    "supervisors_for_tier",
 ]
 
 ROLES = ("volunteer", "supervisor")
@@ -111,3 +113,24 @@ def forget_processed_updates(session: Session, older_than: datetime) -> int:
     """Telegram redelivers for a day at most; older ids only take space."""
     result = session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < older_than))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def set_availability(session: Session, telegram_user_id: int, *, on_call: bool | None = None, backup: bool | None = None) -> Member | None:
+    member = find_member(session, telegram_user_id)
+    if member is None or member.role != "supervisor":
+        return None
+    if on_call is not None:
+        member.on_call = on_call
+    if backup is not None:
+        member.backup = backup
+    return member
+
+
+def supervisors_for_tier(session: Session, tier: int) -> list[Member]:
+    """Tier 0: supervisors on call; tier 1: backups; tier 2 and beyond: every supervisor."""
+    query = select(Member).where(Member.active.is_(True), Member.role == "supervisor").order_by(Member.id)
+    if tier == 0:
+        query = query.where(Member.on_call.is_(True))
+    elif tier == 1:
+        query = query.where(Member.backup.is_(True))
+    return list(session.scalars(query))

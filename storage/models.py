@@ -152,8 +152,13 @@ class Escalation(Base):
     flags: Mapped[list[str]] = mapped_column(JSONDocument)
     reason: Mapped[str] = mapped_column(Text)
     node: Mapped[str] = mapped_column(String(60))
+    # open (paging), review (P2/P3: a queue, nobody paged), taken, resolved.
     status: Mapped[str] = mapped_column(String(16))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The ladder: 0 on-call supervisors, 1 backups, 2 every supervisor; the sweeper moves it on at
+    # `deadline_at` while nobody has taken the case.
+    tier: Mapped[int] = mapped_column(Integer, default=0)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     taken_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -186,6 +191,9 @@ class Member(Base):
     # The member's own choice (/lang); None means "use Telegram's language, then the default".
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Supervisors only: paged first while on call; backups are paged when on-call staff do not take.
+    on_call: Mapped[bool] = mapped_column(default=False)
+    backup: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
