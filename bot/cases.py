@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from bot.directory import Directory
 from bot.answers import to_answer
-from bot.engine import Answer, EscalationRequested, Event, Flow, FollowUpScheduled, Input, SessionState, Start, step
+from bot.engine import Answer, EscalationRequested, Level, Event, Flow, FollowUpScheduled, Input, SessionState, Start, step
 from bot.engine.machine import FlowMachine
 from bot.i18n import translator
+from bot.ladder import Ladder, fixed_tiers
 from bot.library import FlowLibrary
 from bot.render import AlertFacts, alert_payload, volunteer_payloads
 from storage import (
@@ -36,24 +37,16 @@ from storage import (
 
 __all__ = [
     "OPEN_STATUSES",
-    "AlertRouting",
     "CaseNotFound",
     "CaseService",
     "CaseSummary",
     "DuplicateUpdate",
     "StaleStep",
     "StepOutcome",
-    "fixed_recipients",
     "utcnow",
 ]
 
 Clock = Callable[[], datetime]
-# Who receives an alert, decided inside the step's transaction (supervisors come and go).
-AlertRouting = Callable[[Session], Sequence[str]]
-
-
-def fixed_recipients(*recipients: str) -> AlertRouting:
-    return lambda session: recipients
 
 
 def utcnow() -> datetime:
@@ -107,14 +100,14 @@ class CaseService:
         start_flow: str,
         supervisor_language: str,
         directory: Directory,
-        alert_recipients: AlertRouting = fixed_recipients("supervisors"),
+        ladder: Ladder = Ladder(fixed_tiers("supervisors")),
         clock: Clock = utcnow,
     ) -> None:
         self.database = database
         self.library = library
         self.start_flow = start_flow
         self.supervisor_language = supervisor_language
-        self.alert_recipients = alert_recipients
+        self.ladder = ladder
         self.clock = clock
         self.directory = directory
         library.latest(start_flow)  # fail at start-up, not on the first call, if the flow is missing
@@ -194,13 +187,14 @@ class CaseService:
         save_state(session, case, state.to_dict(), now)
         records: list[tuple[str, dict[str, Any]]] = [(event.type, event.payload()) for event in events]
         alert_codes: dict[int, str] = {}
-        unroutable: list[int] = []
+        alert_notes: dict[int, str] = {}
         for index, event in enumerate(events):
             if isinstance(event, FollowUpScheduled):
                 schedule_follow_up(session, case, kind=event.kind, due_at=datetime.fromisoformat(event.due_at), now=now)
                 continue
             if not isinstance(event, EscalationRequested):
                 continue
+            page = self.ladder.first(session, Level(event.level), now)
             escalation = open_escalation(
                 session,
                 case,
@@ -209,9 +203,15 @@ class CaseService:
                 reason=event.reason,
                 node=event.node,
                 now=now,
+                status=page.status,
+                tier=page.tier,
+                deadline_at=page.deadline_at,
             )
             alert_codes[index] = escalation.alert_code
-            records.append(("escalation_opened", {"alert_code": escalation.alert_code, "level": event.level}))
+            records.append(("escalation_opened", {"alert_code": escalation.alert_code, "level": event.level, "status": page.status, "tier": page.tier}))
+            if page.status == "review":
+                alert_notes[index] = "review"  # P2/P3: the review queue, nobody paged
+                continue
             facts = AlertFacts(
                 alert_code=escalation.alert_code,
                 case_code=case.case_code,
@@ -223,17 +223,16 @@ class CaseService:
                 volunteer_name=volunteer_name,
             )
             payload = alert_payload(facts, translator(self.supervisor_language))
-            recipients = list(self.alert_recipients(session))
-            if not recipients:
+            if not page.recipients:
                 # Nobody to page: the volunteer must know at once, and the log must show it.
                 records.append(("alert_unroutable", {"alert_code": escalation.alert_code}))
-                unroutable.append(index)
-            for recipient in recipients:
+                alert_notes[index] = "unroutable"
+            for recipient in page.recipients:
                 enqueue(session, kind="alert", recipient=recipient, payload=payload, now=now, case_id=case.id)
                 records.append(("alert_queued", {"alert_code": escalation.alert_code, "recipient": recipient}))
         append_events(session, case, records, now)
         messages = volunteer_payloads(
-            events, translator(case.language), flow, case.case_code, state.step, alert_codes, self.directory, unroutable
+            events, translator(case.language), flow, case.case_code, state.step, alert_codes, self.directory, alert_notes
         )
         for message in messages:
             enqueue(session, kind="message", recipient=f"volunteer:{case.volunteer}", payload=message, now=now, case_id=case.id)

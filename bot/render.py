@@ -79,7 +79,7 @@ def volunteer_payloads(
     step: int,
     alert_codes: dict[int, str] | None = None,
     directory: Directory | None = None,
-    unroutable: list[int] | None = None,
+    alert_notes: dict[int, str] | None = None,
 ) -> list[dict[str, Any]]:
     """What a step sends the volunteer: usually one message, more when it is over Telegram's limit.
 
@@ -106,6 +106,9 @@ def volunteer_payloads(
             parts.append(
                 _(N_("⚠️ Risk flag {level}: {label}"), level=event.level, label=_(event.label)) + "\n" + _(event.guidance)
             )
+        elif isinstance(event, EscalationRequested) and (alert_notes or {}).get(index) == "review":
+            parts.append(_(N_("Added to the supervisors' review queue ({level}, alert {alert_code}); nobody is paged for this level."),
+                           level=event.level, alert_code=alert_codes.get(index, "?")))
         elif isinstance(event, EscalationRequested):
             parts.append(
                 _(
@@ -114,7 +117,7 @@ def volunteer_payloads(
                     alert_code=alert_codes.get(index, "?"),
                 )
             )
-            if unroutable and index in unroutable:
+            if (alert_notes or {}).get(index) == "unroutable":
                 parts.append(_(N_("⛔ No supervisor is registered to receive this alert. Phone your supervisor now, and use the emergency numbers if anyone is in danger.")))
         elif isinstance(event, MsgCreated):
             text = _(event.text)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Mapping
 
 from bot.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+from bot.ladder import Deadlines
 from bot.library import DEFAULT_FLOWS_DIR
 from storage import DEFAULT_DATABASE_URL
 
@@ -25,6 +27,7 @@ class Settings:
     language: str = DEFAULT_LANGUAGE
     start_flow: str = "protocol"
     flows_dir: Path = DEFAULT_FLOWS_DIR
+    deadlines: Deadlines = Deadlines()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -38,11 +41,16 @@ class Settings:
         database_url = _get(env, "DATABASE_URL", DEFAULT_DATABASE_URL)
         if "://" not in database_url:
             raise SettingsError(f"DATABASE_URL must be a URL such as sqlite:///pendamping.db, not {database_url!r}")
+        deadlines = Deadlines(
+            p0=timedelta(seconds=_number(env, "ESCALATION_DEADLINE_P0_SECONDS", 120, 10, 3600)),
+            p1=timedelta(seconds=_number(env, "ESCALATION_DEADLINE_P1_SECONDS", 600, 10, 86400)),
+        )
         return cls(
             database_url=database_url,
             language=language,
             start_flow=_get(env, "PENDAMPING_START_FLOW", "protocol"),
             flows_dir=flows_dir,
+            deadlines=deadlines,
         )
 
 

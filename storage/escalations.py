@@ -62,9 +62,10 @@ def escalations_of(session: Session, case_id: str) -> list[Escalation]:
 
 @dataclass(frozen=True)
 class TakeResult:
-    won: bool
+    won: bool  # this supervisor has the case (now, or from an earlier press)
     taken_by: str | None
     taken_at: datetime | None
+    changed: bool  # this very press took it
 
 
 def take_escalation(session: Session, alert_code: str, supervisor: str, now: datetime) -> TakeResult | None:
@@ -78,8 +79,8 @@ def take_escalation(session: Session, alert_code: str, supervisor: str, now: dat
     escalation = escalation_by_code(session, alert_code)
     if escalation is None:
         return None
-    won = getattr(result, "rowcount", 0) == 1
-    return TakeResult(won or escalation.taken_by == supervisor, escalation.taken_by, escalation.taken_at)
+    changed = getattr(result, "rowcount", 0) == 1
+    return TakeResult(changed or escalation.taken_by == supervisor, escalation.taken_by, escalation.taken_at, changed)
 
 
 def escalation_by_code(session: Session, alert_code: str) -> Escalation | None:

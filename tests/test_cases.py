@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from bot.cases import CaseService
+from bot.ladder import Ladder
 from bot.directory import Directory
 from bot.engine import Answer, Back, load_flow_text
 from bot.library import FlowLibrary
@@ -20,7 +21,7 @@ def service_for(database: Database, clock, flow_text: str = DEMO_FLOW, recipient
     library = FlowLibrary({"demo": load_flow_text(flow_text, "demo.yaml")})
     service = CaseService(
         database, library, start_flow="demo", supervisor_language="en", directory=Directory([]),
-        alert_recipients=lambda session: recipients, clock=clock,
+        ladder=Ladder(lambda session, tier: recipients), clock=clock,
     )
     service.register_flows()
     return service

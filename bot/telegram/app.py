@@ -16,6 +16,7 @@ from bot.cases import CaseService, utcnow
 from bot.directory import load_directory
 from bot.i18n import SUPPORTED_LANGUAGES, translator
 from bot.lexicon import load_lexicon
+from bot.ladder import Ladder
 from bot.library import FlowLibrary
 from bot.settings import Settings, TelegramSettings
 from bot.telegram.delivery import TelegramDelivery, recipient_for
@@ -23,7 +24,7 @@ from bot.telegram.keyboards import ButtonSigner
 from bot.telegram.membership import Membership
 from bot.telegram.router import TelegramFront
 from bot.telegram.texts import COMMANDS
-from storage import Database, active_members
+from storage import Database, supervisors_for_tier
 
 __all__ = ["build_application", "run"]
 
@@ -42,12 +43,12 @@ def build_application(
     database = Database(settings.database_url)
     library = FlowLibrary.from_directory(settings.flows_dir, screener=load_lexicon())
 
-    def supervisors(session: Any) -> list[str]:
-        return [recipient_for("supervisor", member.telegram_user_id) for member in active_members(session, "supervisor")]
+    def supervisors(session: Any, tier: int) -> list[str]:
+        return [recipient_for("supervisor", member.telegram_user_id) for member in supervisors_for_tier(session, tier)]
 
     service = CaseService(
         database, library, start_flow=settings.start_flow, supervisor_language=settings.language,
-        directory=load_directory(), alert_recipients=supervisors, clock=utcnow,
+        directory=load_directory(), ladder=Ladder(supervisors, settings.deadlines), clock=utcnow,
     )
     builder = (
         ApplicationBuilder()
