@@ -28,6 +28,7 @@ from storage import (
     lock_case,
     queue,
     resolve_escalation,
+    sent_copies,
     take_escalation,
 )
 
@@ -95,9 +96,14 @@ class EscalationDesk:
             notice = translator(self.service.supervisor_language).text(
                 N_("Alert {alert_code} (case {case_code}) was taken by {name} at {time} UTC."),
                 alert_code=alert_code, case_code=case.case_code, name=supervisor, time=now.strftime("%H:%M"))
+            # Each paged copy is edited where the adapter can (Telegram), so nobody else presses Take.
+            copies = {recipient: (ref, payload) for recipient, ref, payload in sent_copies(session, case.id, "alert", alert_code)}
             for recipient in recipients:
-                enqueue(session, kind="alert_taken", recipient=recipient,
-                        payload={"text": notice, "alert_code": alert_code}, now=now, case_id=case.id)
+                payload: dict[str, Any] = {"text": notice, "alert_code": alert_code}
+                if recipient in copies:
+                    ref, original = copies[recipient]
+                    payload["edit"] = {"ref": ref, "text": f"{original.get('text', '')}\n\n✅ {notice}"}
+                enqueue(session, kind="alert_taken", recipient=recipient, payload=payload, now=now, case_id=case.id)
             return TakeOutcome(True, alert_code, supervisor, case.case_code, recipients)
 
     def resolve(self, alert_code: str, supervisor: str, outcome: str) -> str | None:
@@ -148,6 +154,28 @@ class EscalationDesk:
             enqueue(session, kind="relay", recipient=taker,
                     payload={"text": f"💬 {volunteer_name} · {case.case_code}: {text}"}, now=now, case_id=case.id)
             return taker
+
+    def summary(self, alert_code: str) -> str | None:
+        """What a supervisor may see of an alert's case before or after taking it: no free text."""
+        now = self.service.clock()
+        _ = translator(self.service.supervisor_language).text
+        with self.database.transaction() as session:
+            escalation = escalation_by_code(session, alert_code)
+            case = session.get(CaseSession, escalation.session_id) if escalation is not None else None
+            if escalation is None or case is None:
+                return None
+            flow = self.service.library.machine(session, case.flow_id, case.flow_revision).flow
+            flags = [f"{flag['level']} {_(flow.flags[flag['flag']].label)}" for flag in case.state.get("flags", []) if flag["flag"] in flow.flags]
+            lines = [
+                _(N_("Alert {alert_code} · case {case_code} · {level} · {status}"),
+                  alert_code=alert_code, case_code=case.case_code, level=escalation.level, status=escalation.status),
+                _(N_("Flags: {flags}"), flags=", ".join(flags) or "-"),
+                _(N_("Stage: {flow} › {node}"), flow=_(flow.title), node=str(case.state.get("node"))),
+                _(N_("Waiting: {minutes} min"), minutes=int((now - escalation.requested_at).total_seconds() // 60)),
+            ]
+            if escalation.taken_by:
+                lines.append(_(N_("Taken by {name}"), name=escalation.taken_by))
+            return "\n".join(lines)
 
     def entries(self) -> list[QueueEntry]:
         now = self.service.clock()

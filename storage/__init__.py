@@ -51,7 +51,16 @@ from storage.models import (
     OutboxMessage,
     ProcessedUpdate,
 )
-from storage.outbox import Delivery, claim_pending, enqueue, pending_count, record_failure, record_sent, release
+from storage.outbox import (
+    Delivery,
+    claim_pending,
+    enqueue,
+    pending_count,
+    record_failure,
+    record_sent,
+    release,
+    sent_copies,
+)
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -104,6 +113,7 @@ __all__ = [
     "resolve_escalation",
     "save_state",
     "schedule_follow_up",
+    "sent_copies",
     "set_availability",
     "supervisors_for_tier",
     "take_escalation",

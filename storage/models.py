@@ -136,6 +136,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Where the message landed (a Telegram message id), so an alert's copies can be edited later.
+    sent_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Escalation(Base):

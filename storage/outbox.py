@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session, aliased
 
 from storage.models import OutboxMessage
 
-__all__ = ["Delivery", "claim_pending", "enqueue", "pending_count", "record_failure", "record_sent", "release"]
+__all__ = [
+    "Delivery",
+    "claim_pending",
+    "enqueue",
+    "pending_count",
+    "record_failure",
+    "record_sent",
+    "release",
+    "sent_copies",
+]
 
 
 @dataclass(frozen=True)
@@ -86,13 +95,29 @@ def claim_pending(session: Session, now: datetime, lease: timedelta, limit: int 
     return claimed
 
 
-def record_sent(session: Session, ids: list[int], now: datetime) -> None:
+def record_sent(session: Session, ids: list[int], now: datetime, refs: dict[int, str] | None = None) -> None:
     if ids:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids))
             .values(sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
         )
+    for message_id, ref in (refs or {}).items():
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(sent_ref=ref))
+
+
+def sent_copies(session: Session, case_id: str, kind: str, alert_code: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(recipient, sent_ref, payload) of every sent copy of one alert of a case."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.session_id == case_id, OutboxMessage.kind == kind, OutboxMessage.sent_ref.is_not(None))
+        .order_by(OutboxMessage.id)
+    )
+    return [
+        (row.recipient, str(row.sent_ref), dict(row.payload))
+        for row in session.scalars(query)
+        if row.payload.get("alert_code") == alert_code
+    ]
 
 
 def record_failure(session: Session, message_id: int, error: str, retry_at: datetime) -> None:

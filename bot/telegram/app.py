@@ -14,7 +14,8 @@ from telegram.request import BaseRequest
 
 from bot.cases import CaseService, utcnow
 from bot.directory import load_directory
-from bot.i18n import SUPPORTED_LANGUAGES, translator
+from bot.escalation import EscalationDesk
+from bot.i18n import N_, SUPPORTED_LANGUAGES, translator
 from bot.lexicon import load_lexicon
 from bot.ladder import Ladder
 from bot.library import FlowLibrary
@@ -63,12 +64,17 @@ def build_application(
     application = builder.build()
     # Buttons are signed with a key only this deployment has, derived from its bot token.
     signer = ButtonSigner(hashlib.sha256(b"pendamping-buttons:" + telegram.token.encode()).digest())
-    delivery = TelegramDelivery(database, application.bot, signer, utcnow)
+    supervisors_language = translator(settings.language)
+    delivery = TelegramDelivery(
+        database, application.bot, signer, utcnow,
+        alert_labels=(supervisors_language.text(N_("Take case")), supervisors_language.text(N_("View summary"))),
+    )
+    desk = EscalationDesk(service)
     front = TelegramFront(
-        service, Membership(database, timedelta(hours=telegram.invite_hours)), delivery, signer, settings.language, utcnow
+        service, Membership(database, timedelta(hours=telegram.invite_hours)), delivery, signer, settings.language, utcnow, desk
     )
     application.add_handler(TypeHandler(Update, front.on_update))
-    application.bot_data.update(service=service, delivery=delivery, front=front, database=database)
+    application.bot_data.update(service=service, delivery=delivery, front=front, database=database, desk=desk)
     application.post_init = _started
     application.post_shutdown = _stopped
     return application
@@ -86,10 +92,25 @@ async def _started(application: Application[Any, Any, Any, Any, Any, Any]) -> No
     default = [BotCommand(name, translator(front.default_language).text(text)) for name, text in COMMANDS]
     await application.bot.set_my_commands(default)
     application.bot_data["delivery_task"] = asyncio.create_task(delivery.run())
+    application.bot_data["sweeper_task"] = asyncio.create_task(_sweep(application.bot_data["desk"], delivery))
     LOGGER.info("Pendamping is running as @%s", application.bot.username)
 
 
+async def _sweep(desk: EscalationDesk, delivery: TelegramDelivery, every: float = 1.0) -> None:
+    """Fire escalation deadlines from the database once a second; a restart loses none of them."""
+    while True:
+        try:
+            if await asyncio.to_thread(desk.sweep):
+                delivery.wake()
+        except Exception:  # noqa: BLE001 - the sweeper must outlive a database hiccup
+            LOGGER.exception("escalation sweep failed; retrying")
+        await asyncio.sleep(every)
+
+
 async def _stopped(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    sweeper = application.bot_data.get("sweeper_task")
+    if sweeper is not None:
+        sweeper.cancel()
     delivery: TelegramDelivery = application.bot_data["delivery"]
     delivery.stop()
     task = application.bot_data.get("delivery_task")

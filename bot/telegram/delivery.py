@@ -16,16 +16,18 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy.orm import Session
-from telegram import Bot
-from telegram.error import RetryAfter, TelegramError
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from bot.dispatch import retry_delay
-from bot.telegram.keyboards import ButtonSigner, keyboard_for, text_for
+from bot.telegram.keyboards import ButtonSigner, alert_keyboard, keyboard_for, text_for
 from storage import Database, Delivery, claim_pending, enqueue, record_failure, record_sent, release
 
 __all__ = ["ChatPacer", "TelegramDelivery", "chat_id_of", "enqueue_notice", "recipient_for"]
 
 LOGGER = logging.getLogger(__name__)
+# One chat's outcome: rows sent, where alerts landed, the failure that stopped it, rows held behind.
+ChatResult = tuple[list[int], dict[int, str], list[tuple[Delivery, str, datetime]], list[int]]
 
 
 def recipient_for(role: str, telegram_user_id: int) -> str:
@@ -78,6 +80,7 @@ class TelegramDelivery:
         batch: int = 200,
         sweep_seconds: float = 1.0,
         pacer: ChatPacer | None = None,
+        alert_labels: tuple[str, str] = ("Take case", "View summary"),
     ) -> None:
         self.database = database
         self.bot = bot
@@ -87,6 +90,7 @@ class TelegramDelivery:
         self.batch = batch
         self.sweep_seconds = sweep_seconds
         self.pacer = pacer or ChatPacer()
+        self.alert_labels = alert_labels
         self._wake = asyncio.Event()
         self._stopped = False
 
@@ -127,38 +131,54 @@ class TelegramDelivery:
         with self.database.transaction() as session:
             return claim_pending(session, self.clock(), self.lease, self.batch)
 
-    async def _send_chat(self, rows: list[Delivery]) -> tuple[list[int], list[tuple[Delivery, str, datetime]], list[int]]:
+    async def _send_chat(self, rows: list[Delivery]) -> ChatResult:
         """Send one chat's rows in order; stop at the first failure and hold the rest behind it."""
         sent: list[int] = []
+        refs: dict[int, str] = {}
         for position, delivery in enumerate(rows):
             try:
-                await self._send(delivery)
+                ref = await self._send(delivery)
             except RetryAfter as error:
                 wait = error.retry_after if isinstance(error.retry_after, (int, float)) else error.retry_after.total_seconds()
                 retry_at = self.clock() + timedelta(seconds=float(wait))
-                return sent, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]]
+                return sent, refs, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]]
             except (TelegramError, OSError) as error:
                 retry_at = self.clock() + retry_delay(delivery.attempts)
                 LOGGER.warning("sending outbox row %s failed (%s); retrying", delivery.id, type(error).__name__)
-                return sent, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]]
+                return sent, refs, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]]
             sent.append(delivery.id)
-        return sent, [], []
+            if ref is not None:
+                refs[delivery.id] = ref
+        return sent, refs, [], []
 
-    async def _send(self, delivery: Delivery) -> None:
+    async def _send(self, delivery: Delivery) -> str | None:
+        """Send one row; returns the Telegram message id of an alert, to edit its copy later."""
         chat_id = chat_id_of(delivery.recipient)
         if chat_id is None:
             raise TelegramError(f"recipient {delivery.recipient!r} is not a Telegram chat")
         await self.pacer.wait(chat_id)
         payload = delivery.payload
-        prompt = payload.get("prompt")
-        markup = keyboard_for(prompt, delivery.case_id or "", self.signer) if delivery.case_id else None
-        await self.bot.send_message(chat_id=chat_id, text=text_for(str(payload.get("text", "")), prompt), reply_markup=markup)
+        edit = payload.get("edit")
+        if delivery.kind == "alert_taken" and isinstance(edit, dict):
+            try:
+                await self.bot.edit_message_text(chat_id=chat_id, message_id=int(edit["ref"]), text=str(edit["text"]), reply_markup=None)
+                return None
+            except BadRequest:
+                pass  # the copy is gone or unchanged: say it as a new message instead
+        if delivery.kind == "alert" and payload.get("alert_code"):
+            markup: InlineKeyboardMarkup | None = alert_keyboard(str(payload["alert_code"]), self.signer, self.alert_labels)
+        else:
+            prompt = payload.get("prompt")
+            markup = keyboard_for(prompt, delivery.case_id or "", self.signer) if delivery.case_id else None
+        message = await self.bot.send_message(chat_id=chat_id, text=text_for(str(payload.get("text", "")), payload.get("prompt")), reply_markup=markup)
+        return str(message.message_id) if delivery.kind == "alert" else None
 
-    def _record(self, results: list[tuple[list[int], list[tuple[Delivery, str, datetime]], list[int]]]) -> None:
+    def _record(self, results: list[ChatResult]) -> None:
         now = self.clock()
         with self.database.transaction() as session:
-            record_sent(session, [row for sent, _, _ in results for row in sent], now)
-            for _, failures, held in results:
+            refs = {row: ref for _, chat_refs, _, _ in results for row, ref in chat_refs.items()}
+            record_sent(session, [row for sent, _, _, _ in results for row in sent], now, refs)
+            for _, _, failures, held in results:
                 for delivery, error, retry_at in failures:
                     record_failure(session, delivery.id, error, retry_at)
                     release(session, held, retry_at)

@@ -15,7 +15,10 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-__all__ = ["ButtonPress", "CALLBACK_LIMIT", "ButtonSigner", "keyboard_for", "text_for"]
+__all__ = ["ButtonPress", "CALLBACK_LIMIT", "ALERT_ACTIONS", "ButtonSigner", "alert_keyboard", "keyboard_for", "text_for"]
+
+# Supervisor buttons on an alert: take the case, or see its summary.
+ALERT_ACTIONS = ("take", "view")
 
 CALLBACK_LIMIT = 64
 PREFIX = "p"
@@ -40,6 +43,18 @@ class ButtonSigner:
         data = f"{PREFIX}:{case_id[:8]}:{step}:{option}:{self._signature(case_id, step, option)}"
         assert len(data.encode()) <= CALLBACK_LIMIT, data
         return data
+
+    def encode_alert(self, action: str, alert_code: str) -> str:
+        digest = hmac.new(self._secret, f"alert:{action}:{alert_code}".encode(), hashlib.sha256).digest()
+        return f"a:{ALERT_ACTIONS.index(action)}:{alert_code}:{base64.urlsafe_b64encode(digest[:9]).decode()}"
+
+    def decode_alert(self, data: str | None) -> tuple[str, str] | None:
+        """(action, alert code) of an untampered alert button, otherwise None."""
+        parts = (data or "").split(":")
+        if len(parts) != 4 or parts[0] != "a" or parts[1] not in ("0", "1"):
+            return None
+        action = ALERT_ACTIONS[int(parts[1])]
+        return (action, parts[2]) if hmac.compare_digest(self.encode_alert(action, parts[2]), data or "") else None
 
     def decode(self, data: str | None, case_id: str) -> ButtonPress | None:
         """The press, if the data is ours, for this case, and unaltered; otherwise None."""
@@ -72,3 +87,11 @@ def text_for(text: str, prompt: dict[str, Any] | None) -> str:
         return text
     options = [f"{number}. {option['label']}" for number, option in enumerate(prompt.get("options") or [], start=1)]
     return "\n".join([text, "", *options, str(prompt.get("hint") or "")]).rstrip()
+
+
+def alert_keyboard(alert_code: str, signer: ButtonSigner, labels: tuple[str, str]) -> InlineKeyboardMarkup:
+    take, view = labels
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(take, callback_data=signer.encode_alert("take", alert_code)),
+        InlineKeyboardButton(view, callback_data=signer.encode_alert("view", alert_code)),
+    ]])

@@ -16,6 +16,7 @@ from storage import (
     find_member,
     redeem_invite,
     remove_member,
+    set_availability,
 )
 
 __all__ = ["MemberView", "Membership", "StrangerLimiter"]
@@ -77,6 +78,10 @@ class Membership:
         with self.database.transaction() as session:
             member = remove_member(session, telegram_user_id, now)
             return _view(member) if member is not None else None
+
+    def set_availability(self, telegram_user_id: int, *, on_call: bool | None = None, backup: bool | None = None) -> None:
+        with self.database.transaction() as session:
+            set_availability(session, telegram_user_id, on_call=on_call, backup=backup)
 
     def set_language(self, telegram_user_id: int, language: str) -> None:
         with self.database.transaction() as session:

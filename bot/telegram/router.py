@@ -19,6 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.cases import OPEN_STATUSES, CaseService, DuplicateUpdate, StaleStep
+from bot.escalation import EscalationDesk
 from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume
 from bot.i18n import N_, SUPPORTED_LANGUAGES, pick_language, translator
 from bot.telegram.delivery import TelegramDelivery, enqueue_notice, recipient_for
@@ -53,8 +54,10 @@ class TelegramFront:
         signer: ButtonSigner,
         default_language: str,
         clock: Callable[[], datetime],
+        desk: EscalationDesk,
     ) -> None:
         self.service = service
+        self.desk = desk
         self.membership = membership
         self.delivery = delivery
         self.signer = signer
@@ -88,7 +91,9 @@ class TelegramFront:
 
     async def _member_update(self, update: Update, member: MemberView, language: str) -> None:
         _ = translator(language).text
-        if update.callback_query is not None:
+        if update.callback_query is not None and (update.callback_query.data or "").startswith("a:"):
+            await self._alert_button(update, member, language)
+        elif update.callback_query is not None:
             await self._button(update, member, language)
         elif update.edited_message is not None:
             await self._notice(update, member, _(N_("Edited messages are not read. Send the answer again as a new message.")))
@@ -118,6 +123,10 @@ class TelegramFront:
             await self._language(update, member, args)
         elif command in ("invite", "volunteers", "remove") and member.is_supervisor:
             await self._supervisor_command(update, member, language, command, args)
+        elif command in ("oncall", "backup", "queue", "resolve") and member.is_supervisor:
+            await self._escalation_command(update, member, language, command, args)
+        elif command == "msg":
+            await self._relay(update, member, language, args)
         else:
             await self._notice(update, member, _(N_("Unknown command. /help lists what I can do.")))
 
@@ -164,6 +173,63 @@ class TelegramFront:
                 await query.edit_message_reply_markup(reply_markup=None)
             except TelegramError:
                 LOGGER.info("could not remove a pressed keyboard; the step binding still guards it")
+
+    async def _alert_button(self, update: Update, member: MemberView, language: str) -> None:
+        query = update.callback_query
+        assert query is not None
+        _ = translator(language).text
+        pressed = self.signer.decode_alert(query.data) if member.is_supervisor else None
+        if pressed is None:
+            await self._answer_query(query, _(N_("This button is not valid any more.")))
+            return
+        action, code = pressed
+        if action == "view":
+            summary = await asyncio.to_thread(self.desk.summary, code)
+            await self._answer_query(query, None)
+            await self._notice(update, member, summary or _(N_("No alert {alert_code}."), alert_code=code))
+            return
+        outcome = await asyncio.to_thread(self.desk.take, code, member.display_name, recipient_for("supervisor", member.telegram_user_id))
+        if outcome.case_code is None:
+            await self._answer_query(query, _(N_("No alert {alert_code}."), alert_code=code))
+        elif outcome.won:
+            await self._answer_query(query, _(N_("You have case {case_code}. /msg {alert_code} TEXT writes to the volunteer."), case_code=outcome.case_code, alert_code=code))
+        else:
+            await self._answer_query(query, _(N_("Already taken by {name}."), name=outcome.taken_by or "?"))
+        await self._notice(update, member, "", record=True, silent=True)
+
+    async def _escalation_command(self, update: Update, member: MemberView, language: str, command: str, args: str) -> None:
+        _ = translator(language).text
+        if command in ("oncall", "backup"):
+            switch = args.lower() in ("on", "ya", "yes", "1")
+            if args.lower() not in ("on", "off", "ya", "tidak", "yes", "no", "1", "0"):
+                await self._notice(update, member, f"/{command} on · /{command} off")
+                return
+            setting = {"on_call": switch} if command == "oncall" else {"backup": switch}
+            await asyncio.to_thread(self.membership.set_availability, member.telegram_user_id, **setting)
+            state = _(N_("on")) if switch else _(N_("off"))
+            text = _(N_("On call: {state}."), state=state) if command == "oncall" else _(N_("Backup: {state}."), state=state)
+            await self._notice(update, member, text)
+        elif command == "queue":
+            entries = await asyncio.to_thread(self.desk.entries)
+            lines = [_(N_("Open escalations:"))] if entries else [_(N_("No open escalations."))]
+            for entry in entries:
+                taken = (_(N_("taken by {name} after {seconds} s"), name=entry.taken_by, seconds=entry.time_to_take_seconds)
+                         if entry.taken_by else _(N_("waiting {minutes} min"), minutes=entry.waiting_seconds // 60))
+                lines.append(f"{entry.level} {entry.alert_code} · {entry.case_code} · {entry.status} · {taken}")
+            await self._notice(update, member, "\n".join(lines))
+        else:
+            code, _space, outcome = args.partition(" ")
+            closed = await asyncio.to_thread(self.desk.resolve, code.upper(), member.display_name, outcome.strip())
+            await self._notice(update, member, _(N_("Closed {alert_code}."), alert_code=code.upper()) if closed else _(N_("No open alert {alert_code}."), alert_code=code.upper() or "?"))
+
+    async def _relay(self, update: Update, member: MemberView, language: str, args: str) -> None:
+        _ = translator(language).text
+        code, _space, text = args.partition(" ")
+        if member.is_supervisor and code.upper().startswith("A-"):
+            delivered = await asyncio.to_thread(self.desk.relay_to_volunteer, code.upper(), member.display_name, text.strip())
+        else:
+            delivered = bool(args.strip()) and await asyncio.to_thread(self.desk.relay_to_supervisor, member.volunteer_key, member.display_name, args.strip()) is not None
+        await self._notice(update, member, _(N_("Sent.")) if delivered else _(N_("Nobody to send it to: no supervisor has taken a case of yours, or the alert is not yours.")))
 
     async def _list_flags(self, update: Update, member: MemberView, language: str) -> None:
         case = await asyncio.to_thread(self.service.unfinished_case, member.volunteer_key)
@@ -220,14 +286,16 @@ class TelegramFront:
         if self.strangers.allow(user_id):
             await self._reply_now(user_id, translator(language).text(STRANGER))
 
-    async def _notice(self, update: Update, member: MemberView, text: str, *, record: bool = True) -> None:
-        """A reply that is not a case step, through the outbox like every message to a member."""
+    async def _notice(self, update: Update, member: MemberView, text: str, *, record: bool = True, silent: bool = False) -> None:
+        """A reply that is not a case step, through the outbox like every message to a member.
+        `silent` only records the update as handled."""
         def store() -> None:
             now = self.clock()
             with self.service.database.transaction() as session:
                 if record and not record_update(session, update.update_id, now):
                     raise DuplicateUpdate(str(update.update_id))
-                enqueue_notice(session, recipient_for("volunteer", member.telegram_user_id), text, now)
+                if not silent:
+                    enqueue_notice(session, recipient_for("volunteer", member.telegram_user_id), text, now)
 
         await asyncio.to_thread(store)
 

@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("resume", N_("Show the open question again")),
     ("back", N_("Back to the previous question")),
     ("note", N_("Add a note: /note text")),
+    ("msg", N_("Message the supervisor who took your case: /msg text")),
     ("flag", N_("List flags, or raise one: /flag id")),
     ("supervisor", N_("Call a supervisor now")),
     ("pause", N_("Pause the case")),
@@ -31,6 +32,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 SUPERVISOR_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("oncall", N_("On call or not: /oncall on, /oncall off")),
+    ("backup", N_("Backup or not: /backup on, /backup off")),
+    ("queue", N_("Open escalations and time to take")),
+    ("resolve", N_("Close an escalation: /resolve A-CODE outcome")),
     ("invite", N_("Invite a volunteer: /invite or /invite supervisor")),
     ("volunteers", N_("List volunteers and supervisors")),
     ("remove", N_("Remove a member: /remove telegram-id")),
