@@ -14,7 +14,8 @@ from storage import Database, Delivery, claim_pending, record_failure, record_se
 
 __all__ = ["DeliveryReport", "Dispatcher", "Sender", "retry_delay"]
 
-MAX_RETRY_DELAY = timedelta(minutes=5)
+# An alert must not sit for minutes after Telegram recovers: retries stay at most 30 s apart.
+MAX_RETRY_DELAY = timedelta(seconds=30)
 
 
 class Sender(Protocol):
@@ -29,7 +30,7 @@ class DeliveryReport:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """1 s, 2 s, 4 s ... capped at five minutes: alerts keep being retried, never given up."""
+    """1 s, 2 s, 4 s ... capped at 30 s: alerts keep being retried, never given up."""
     return min(timedelta(seconds=2 ** min(attempts, 16)), MAX_RETRY_DELAY)
 
 
