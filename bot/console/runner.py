@@ -13,16 +13,21 @@ from bot.answers import to_answer
 from bot.cases import OPEN_STATUSES, CaseService, CaseSummary, StepOutcome
 from bot.console.sender import ConsoleSender
 from bot.dispatch import Dispatcher
+from bot.escalation import EscalationDesk, QueueEntry
 from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume
 from bot.i18n import N_, Translator
 
 __all__ = ["ConsoleRunner"]
 
+SUPERVISOR_COMMANDS = ("/queue", "/take", "/reply", "/resolve")
+CONSOLE_SUPERVISOR = "Supervisor"
+
 HELP = N_(
     "Answer a choice with its number or its label; several choices as 1,3. Commands: /back (previous "
     "question), /note TEXT (add a note), /flag (list flags) or /flag ID (raise one), /supervisor (call a "
     "supervisor now), /override ID REASON (withdraw a flag), /pause, /resume, /dropped (the call dropped), "
-    "/cancel (close this case), "
+    "/cancel (close this case), /msg TEXT (to the supervisor who took the case). As the supervisor: /queue, "
+    "/take A-CODE, /reply A-CODE TEXT, /resolve A-CODE OUTCOME. "
     "/new (new case after one is closed), /help, /quit."
 )
 
@@ -43,6 +48,7 @@ class ConsoleRunner:
         self.volunteer = volunteer
         self.sender = ConsoleSender(stdout, translator)
         self.dispatcher = Dispatcher(service.database, self.sender, service.clock)
+        self.desk = EscalationDesk(service)
         self.case: CaseSummary | None = None
         self.interactive = stdin.isatty()
 
@@ -94,7 +100,13 @@ class ConsoleRunner:
             self.say(N_("Please answer 1 or 2."))
 
     def handle(self, line: str) -> None:
-        if line == "/help":
+        # Deadlines are fired from the database between inputs: the console has no timer thread.
+        if self.desk.sweep():
+            self.deliver()
+        command, _space, args = line.partition(" ")
+        if command in SUPERVISOR_COMMANDS:
+            self.supervise(command, args.strip())
+        elif line == "/help":
             self.say(HELP)
         elif line == "/new":
             if self.is_open():
@@ -122,6 +134,10 @@ class ConsoleRunner:
             self.list_flags()
         elif line.startswith("/flag "):
             self.act(RaiseFlag(line[len("/flag "):].strip()))
+        elif command == "/msg":
+            if self.desk.relay_to_supervisor(self.volunteer, self.volunteer, args.strip()) is None:
+                self.say(N_("Nobody to send it to: no supervisor has taken a case of yours, or the alert is not yours."))
+            self.deliver()
         elif line.startswith("/override"):
             flag, _, reason = line[len("/override"):].strip().partition(" ")
             self.act(OverrideFlag(flag, reason))
@@ -130,6 +146,43 @@ class ConsoleRunner:
             self.say(HELP)
         else:
             self.act(Answer(to_answer(line, self.sender.prompt)))
+
+    def supervise(self, command: str, args: str) -> None:
+        """The person at the console plays the supervisor who receives the [supervisor] lines."""
+        code, _space, rest = args.partition(" ")
+        code = code.upper()
+        if not code.startswith("A-") and command != "/queue":
+            # Without a code: the newest alert waiting (to take) or taken here (to reply, resolve).
+            code, rest = self.newest_alert(waiting=command == "/take"), args
+            if code == "-":
+                self.say(N_("No open escalations."))
+                return
+        if command == "/queue":
+            entries = self.desk.entries()
+            if not entries:
+                self.say(N_("No open escalations."))
+            for entry in entries:
+                self.out.write(f"[supervisor] {entry.level} {entry.alert_code} · {entry.case_code} · {entry.status} · "
+                               f"{entry.taken_by or '-'} · {entry.time_to_take_seconds if entry.time_to_take_seconds is not None else '-'} s\n")
+        elif command == "/take":
+            outcome = self.desk.take(code, CONSOLE_SUPERVISOR, "supervisors")
+            if outcome.case_code is None:
+                self.say(N_("No alert {alert_code}."), alert_code=code)
+            elif not outcome.won:
+                self.say(N_("Already taken by {name}."), name=outcome.taken_by or "?")
+        elif command == "/reply":
+            if not self.desk.relay_to_volunteer(code, CONSOLE_SUPERVISOR, rest.strip()):
+                self.say(N_("Nobody to send it to: no supervisor has taken a case of yours, or the alert is not yours."))
+        elif self.desk.resolve(code, CONSOLE_SUPERVISOR, rest.strip()) is None:
+            self.say(N_("No open alert {alert_code}."), alert_code=code)
+        self.deliver()
+
+    def newest_alert(self, *, waiting: bool) -> str:
+        def fits(entry: QueueEntry) -> bool:
+            return entry.status in ("open", "review") if waiting else entry.taken_by == CONSOLE_SUPERVISOR
+
+        entries = [entry for entry in self.desk.entries() if fits(entry)]
+        return min(entries, key=lambda entry: entry.waiting_seconds).alert_code if entries else "-"
 
     def is_open(self) -> bool:
         return self.case is not None and self.case.status in OPEN_STATUSES

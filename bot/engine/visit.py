@@ -107,8 +107,11 @@ class Visit:
         if flag.level is Level.P0 or (escalate_now and flag.level.needs_escalation):
             self.escalate(node_id, flag.label)
 
-    def escalate(self, node_id: str, reason: str, *, level: Level | None = None, force: bool = False) -> None:
-        """Send every flag not yet escalated to a supervisor; `force` sends even when there is none."""
+    def escalate(
+        self, node_id: str, reason: str, *, level: Level | None = None, force: bool = False, about: tuple[str, ...] = ()
+    ) -> None:
+        """Send every flag not yet escalated to a supervisor; `force` sends even when there is none.
+        `about` names flags escalated before that this escalation is about again."""
         pending = self.session.unescalated()
         if not pending and self.session.flags and not force:
             return  # every flag already went to a supervisor
@@ -117,7 +120,8 @@ class Visit:
             most_urgent = Level.most_urgent([most_urgent, level]) or level
         for flag in pending:
             flag.escalated = True
-        self.events.append(EscalationRequested(most_urgent.value, tuple(flag.flag for flag in pending), node_id, reason))
+        flags = tuple(dict.fromkeys([*about, *(flag.flag for flag in pending)]))
+        self.events.append(EscalationRequested(most_urgent.value, flags, node_id, reason))
 
     def screen(self, node_id: str, text: str) -> None:
         """Risk terms in free text: P0 raises its flag and escalates at once, others are proposed."""
@@ -181,7 +185,8 @@ class Visit:
                 if outcome == "call_dropped"
                 else N_("The case was closed before the end while a P0 flag was open.")
             )
-            self.escalate(node_id, reason, level=Level.P0, force=True)
+            p0_flags = tuple(flag.flag for flag in active if Level(flag.level) is Level.P0)
+            self.escalate(node_id, reason, level=Level.P0, force=True, about=p0_flags)
         if text:
             self.events.append(MsgCreated(node_id, text))
         self.session.status = SessionStatus.ENDED

@@ -40,6 +40,11 @@ SCENARIOS: dict[str, list[str]] = {
     "cannot_talk_safely": ["no", "no", "yes", "text_message", "20", "no", "caller_ended"],
     # The call drops with a P0 flag open: the supervisor is paged again.
     "dropped_with_p0": ["yes", "yes", "yes", "no", "call_dropped"],
+    # The person at the console also plays the supervisor: takes the alert, relays, resolves.
+    "supervisor_takes_over": [
+        "yes", "yes", "/queue", "/take", "/take", "/reply Telepon 112 sekarang; saya menghubungi unit PPA.",
+        "/msg Polisi sudah dalam perjalanan.", "/resolve ditangani polisi", "/queue", "/dropped",
+    ],
     # Typing mistakes are answered and the question repeated; commands along the way.
     "mistakes": ["maybe", "1", "/help", "/frobnicate", "/note caller sounds calm", "/pause", "2", "/resume", "2", "/flag", "/quit"],
 }
