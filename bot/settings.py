@@ -74,6 +74,8 @@ class TelegramSettings:
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
     invite_hours: int = 48
+    # Optional: a group of supervisors that gets a copy of every paging alert.
+    supervisor_group: int | None = None
 
     @property
     def bot_id(self) -> str:
@@ -91,8 +93,12 @@ class TelegramSettings:
         if not api_base_url.startswith(("https://", "http://")):
             raise SettingsError(f"TELEGRAM_API_BASE_URL must be an http(s) URL, not {api_base_url!r}")
         invite_hours = _number(env, "PENDAMPING_INVITE_HOURS", cls.invite_hours, 1, 24 * 30)
+        group_raw = env.get("SUPERVISOR_GROUP_CHAT_ID", "").strip()
+        if group_raw and not (group_raw.startswith("-") and group_raw[1:].isdigit()):
+            raise SettingsError(f"SUPERVISOR_GROUP_CHAT_ID must be a group's chat id (a negative number), not {group_raw!r}")
+        group = int(group_raw) if group_raw else None
         if not webhook:
-            return cls(token=token, api_base_url=api_base_url, invite_hours=invite_hours)
+            return cls(token=token, api_base_url=api_base_url, invite_hours=invite_hours, supervisor_group=group)
         webhook_url = env.get("WEBHOOK_URL", "").strip()
         if not webhook_url.startswith(("https://", "http://")):
             raise SettingsError("WEBHOOK_URL must be the public https:// URL Telegram posts updates to")
@@ -107,6 +113,7 @@ class TelegramSettings:
             webhook_listen=_get(env, "WEBHOOK_LISTEN", cls.webhook_listen),
             webhook_port=_number(env, "WEBHOOK_PORT", cls.webhook_port, 1, 65535),
             invite_hours=invite_hours,
+            supervisor_group=group,
         )
 
 

@@ -60,3 +60,18 @@ def test_pendamping_run_without_a_token_stops_with_its_name(monkeypatch, capsys)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     assert main(["run"]) == 2
     assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_the_supervisors_group_must_be_a_group_id():
+    assert TelegramSettings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "SUPERVISOR_GROUP_CHAT_ID": "-100123"}).supervisor_group == -100123
+    with pytest.raises(SettingsError, match="SUPERVISOR_GROUP_CHAT_ID"):
+        TelegramSettings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "SUPERVISOR_GROUP_CHAT_ID": "12345"})
+
+
+def test_escalation_deadlines_come_from_the_environment():
+    from datetime import timedelta
+
+    settings = Settings.from_env({"ESCALATION_DEADLINE_P0_SECONDS": "30"})
+    assert settings.deadlines.p0 == timedelta(seconds=30) and settings.deadlines.p1 == timedelta(minutes=10)
+    with pytest.raises(SettingsError, match="ESCALATION_DEADLINE_P1_SECONDS"):
+        Settings.from_env({"ESCALATION_DEADLINE_P1_SECONDS": "soon"})

@@ -44,8 +44,12 @@ def build_application(
     database = Database(settings.database_url)
     library = FlowLibrary.from_directory(settings.flows_dir, screener=load_lexicon())
 
+    group = [recipient_for("group", telegram.supervisor_group)] if telegram.supervisor_group is not None else []
+
     def supervisors(session: Any, tier: int) -> list[str]:
-        return [recipient_for("supervisor", member.telegram_user_id) for member in supervisors_for_tier(session, tier)]
+        people = [recipient_for("supervisor", member.telegram_user_id) for member in supervisors_for_tier(session, tier)]
+        # The group sees the first page of every alert; a tier with nobody in it falls to the next.
+        return people + group if people and tier == 0 else people
 
     service = CaseService(
         database, library, start_flow=settings.start_flow, supervisor_language=settings.language,

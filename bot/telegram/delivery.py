@@ -48,19 +48,22 @@ def enqueue_notice(session: Session, recipient: str, text: str, now: datetime) -
 
 
 class ChatPacer:
-    """At most `burst` messages at once to one chat, then one per `interval` seconds."""
+    """At most `burst` messages at once to one chat, then one per `interval` seconds; groups (negative
+    chat ids) one per `group_interval`, under Telegram's 20 messages a minute per group."""
 
-    def __init__(self, burst: int = 3, interval: float = 1.0) -> None:
+    def __init__(self, burst: int = 3, interval: float = 1.0, group_interval: float = 3.0) -> None:
         self.burst = burst
         self.interval = interval
+        self.group_interval = group_interval
         self._tokens: dict[int, tuple[float, float]] = {}
 
     async def wait(self, chat_id: int) -> None:
+        interval = self.group_interval if chat_id < 0 else self.interval
         now = time.monotonic()
         tokens, last = self._tokens.get(chat_id, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) / self.interval)
+        tokens = min(float(self.burst), tokens + (now - last) / interval)
         if tokens < 1:
-            await asyncio.sleep((1 - tokens) * self.interval)
+            await asyncio.sleep((1 - tokens) * interval)
             tokens, now = 1.0, time.monotonic()
         self._tokens[chat_id] = (tokens - 1, now)
         if len(self._tokens) > 10_000:  # forget the oldest chats; their buckets are full again anyway

@@ -73,6 +73,14 @@ class TelegramFront:
         if user is None or chat is None or user.is_bot:
             return  # channel posts, polls, service messages: nothing to answer
         language = pick_language(user.language_code, default=self.default_language)
+        if chat.type != ChatType.PRIVATE and update.callback_query is not None and (update.callback_query.data or "").startswith("a:"):
+            # A supervisor pressing Take on the supervisors' group copy of an alert.
+            member = await asyncio.to_thread(self.membership.member, user.id)
+            if member is not None and member.is_supervisor:
+                language = pick_language(member.language, user.language_code, default=self.default_language)
+                await self._alert_button(update, member, language)
+                self.delivery.wake()
+                return
         if chat.type != ChatType.PRIVATE:
             if update.effective_message is not None and self.strangers.allow(chat.id):
                 await self._reply_now(chat.id, translator(language).text(N_("I only work in private chats. Please write to me directly.")))

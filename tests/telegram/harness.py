@@ -54,7 +54,9 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path: Path, *, language: str = "id", api: FakeBotApi | None = None) -> AsyncIterator[Harness]:
+async def running_bot(
+    tmp_path: Path, *, language: str = "id", api: FakeBotApi | None = None, group: int | None = None
+) -> AsyncIterator[Harness]:
     api = api or FakeBotApi()
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     database = Database(url)
@@ -63,7 +65,7 @@ async def running_bot(tmp_path: Path, *, language: str = "id", api: FakeBotApi |
         add_member(session, telegram_user_id=SUPERVISOR, role="supervisor", display_name="Sari", now=utcnow())
         add_member(session, telegram_user_id=VOLUNTEER, role="volunteer", display_name="Ayu", now=utcnow())
     settings = Settings(database_url=url, language=language)
-    telegram = TelegramSettings(token=DEFAULT_TOKEN)
+    telegram = TelegramSettings(token=DEFAULT_TOKEN, supervisor_group=group)
     application = build_application(
         settings, telegram,
         request=HTTPXRequest(httpx_kwargs={"transport": mock_transport(api)}),

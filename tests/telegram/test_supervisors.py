@@ -11,9 +11,12 @@ from tests.telegram.harness import SUPERVISOR, VOLUNTEER, Harness, running_bot
 BACKUP = SUPERVISOR + 1
 
 
-def run(tmp_path, scenario):
+GROUP = -1001234567890
+
+
+def run(tmp_path, scenario, **options):
     async def main() -> None:
-        async with running_bot(tmp_path) as bot:
+        async with running_bot(tmp_path, **options) as bot:
             with bot.database.transaction() as session:
                 add_member(session, telegram_user_id=BACKUP, role="supervisor", display_name="Tono", now=utcnow())
             await scenario(bot)
@@ -90,3 +93,19 @@ def test_relay_queue_and_resolve(tmp_path):
         await bot.until(lambda: "tidak dikenal" in bot.api.texts(VOLUNTEER)[-1])
 
     run(tmp_path, scenario)
+
+
+def test_the_supervisors_group_gets_a_copy_and_a_supervisor_can_take_it_there(tmp_path):
+    async def scenario(bot: Harness) -> None:
+        await bot.say(SUPERVISOR, "/oncall on")
+        await raise_p0(bot)
+        await bot.until(lambda: any(t.startswith("🚨 Peringatan P0") for t in bot.api.texts(GROUP)))
+        message_id, buttons = alert_buttons(bot, GROUP)
+        await bot.send(bot.api.callback_update(VOLUNTEER, buttons["Ambil kasus"], message_id, chat_id=GROUP))
+        await bot.send(bot.api.callback_update(BACKUP, buttons["Ambil kasus"], message_id, chat_id=GROUP))
+        answers = [answer.get("text") or "" for answer in bot.api.callback_answers]
+        assert answers[-1].startswith("Anda memegang kasus K-")  # the volunteer's press was ignored
+        await bot.until(lambda: any(t.startswith("Tono telah mengambil kasus") for t in bot.api.texts(VOLUNTEER)))
+        await bot.until(lambda: all("✅" in m["text"] for m in bot.api.sent(GROUP) if m["text"].startswith("🚨")))
+
+    run(tmp_path, scenario, group=GROUP)
