@@ -8,7 +8,7 @@ fires them, so nothing depends on a timer surviving in memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +25,8 @@ from storage import (
     enqueue,
     escalation_by_code,
     events_of,
+    forget_processed_updates,
+    purge_sent,
     lock_case,
     queue,
     resolve_escalation,
@@ -189,6 +191,12 @@ class EscalationDesk:
                     int((now - escalation.requested_at).total_seconds()), taken, escalation.taken_by,
                 ))
             return found
+
+    def purge(self, keep: timedelta = timedelta(days=7)) -> int:
+        """Remove delivered outbox rows and remembered update ids past their use; the event log stays."""
+        now = self.service.clock()
+        with self.database.transaction() as session:
+            return purge_sent(session, now - keep) + forget_processed_updates(session, now - timedelta(days=2))
 
     def sweep(self) -> int:
         """Move every escalation past its deadline one tier up; returns how many moved."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import OutboxMessage
@@ -22,6 +22,7 @@ __all__ = [
     "claim_pending",
     "enqueue",
     "pending_count",
+    "purge_sent",
     "record_failure",
     "record_sent",
     "release",
@@ -81,10 +82,12 @@ def claim_pending(session: Session, now: datetime, lease: timedelta, limit: int 
         )
         .exists()
     )
+    # Ordered as the pending index (available_at, id) is, so the database walks unsent rows only
+    # and never the sent history. Rows are handed out by id: a recipient's order is by id.
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.sent_at.is_(None), OutboxMessage.available_at <= now, ~waiting_before)
-        .order_by(OutboxMessage.id)
+        .order_by(OutboxMessage.available_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -92,7 +95,7 @@ def claim_pending(session: Session, now: datetime, lease: timedelta, limit: int 
     for row in session.scalars(query):
         row.available_at = now + lease
         claimed.append(Delivery(row.id, row.kind, row.recipient, dict(row.payload), row.attempts, row.session_id))
-    return claimed
+    return sorted(claimed, key=lambda delivery: delivery.id)
 
 
 def record_sent(session: Session, ids: list[int], now: datetime, refs: dict[int, str] | None = None) -> None:
@@ -132,6 +135,12 @@ def release(session: Session, ids: list[int], available_at: datetime) -> None:
     """Give claimed rows back unsent (for example those queued behind a failed row for one chat)."""
     if ids:
         session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(available_at=available_at))
+
+
+def purge_sent(session: Session, older_than: datetime) -> int:
+    """Delivered messages are kept for a while for the audit trail, then removed."""
+    result = session.execute(delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def pending_count(session: Session) -> int:

@@ -150,3 +150,24 @@ def test_relay_both_ways_and_resolve(database, clock):
     with database.transaction() as session:
         kinds = [e.type for e in events_of(session, case.id)]
     assert kinds.count("relay_sent") == 2 and "escalation_resolved" in kinds
+
+
+def test_purging_keeps_undelivered_messages_and_the_event_log(database, clock):
+    from storage import events_of as log_of
+
+    service, desk = desk_for(database, clock)
+    case, code = p0_case(service)
+    from bot.dispatch import Dispatcher
+
+    class Quiet:
+        def send(self, delivery) -> None:
+            if delivery.recipient == "supervisor:oncall":
+                raise ConnectionError("still down")
+
+    Dispatcher(database, Quiet(), clock).deliver_pending()
+    clock.advance(8 * 24 * 3600)
+    assert desk.purge() >= 1
+    remaining = rows(database)
+    assert [row.recipient for row in remaining] == ["supervisor:oncall"]  # the undelivered alert stays
+    with database.transaction() as session:
+        assert len(log_of(session, case.id)) > 0

@@ -101,11 +101,16 @@ async def _started(application: Application[Any, Any, Any, Any, Any, Any]) -> No
 
 
 async def _sweep(desk: EscalationDesk, delivery: TelegramDelivery, every: float = 1.0) -> None:
-    """Fire escalation deadlines from the database once a second; a restart loses none of them."""
+    """Fire escalation deadlines from the database once a second; a restart loses none of them.
+    Once an hour, old delivered messages and update ids are purged so the outbox stays small."""
+    sweeps = 0
     while True:
         try:
             if await asyncio.to_thread(desk.sweep):
                 delivery.wake()
+            sweeps += 1
+            if sweeps % 3600 == 1:
+                await asyncio.to_thread(desk.purge)
         except Exception:  # noqa: BLE001 - the sweeper must outlive a database hiccup
             LOGGER.exception("escalation sweep failed; retrying")
         await asyncio.sleep(every)
