@@ -16,6 +16,8 @@ from bench.flows import chain_flow, loop_flow, protocol_flow
 from bench.host import describe_host
 from bench.memory import measure_memory
 from bench.report import Results, markdown_report, text_report
+from bench.escalation import measure_escalation
+from bench.webhook import WebhookPlan, measure_webhook
 
 DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -34,10 +36,26 @@ class Plan:
     memory_large: int
     memory_steps: int
     fsync_probes: int
+    webhook: WebhookPlan
+    escalations: int
 
 
-FULL = Plan(20, 500, 25, 200, 4000, 300, 100, 10_000, 2000, 200)
-QUICK = Plan(5, 300, 10, 50, 1000, 100, 100, 2000, 500, 50)
+FULL = Plan(
+    20, 500, 25, 200, 4000, 300, 100, 10_000, 2000, 200,
+    WebhookPlan(
+        closed=((1, 200), (10, 1000), (100, 2000)), open_chats=100, open_rates=(300.0, 30.0), open_seconds=5.0,
+        warmup_rounds=3, shipped_seconds=5.0, shipped_open_seconds=1.0,
+    ),
+    20,
+)
+QUICK = Plan(
+    5, 300, 10, 50, 1000, 100, 100, 2000, 500, 50,
+    WebhookPlan(
+        closed=((1, 20), (10, 100), (100, 200)), open_chats=100, open_rates=(300.0, 30.0), open_seconds=1.0,
+        warmup_rounds=1, shipped_seconds=2.0, shipped_open_seconds=0.5,
+    ),
+    5,
+)
 
 
 def _say(message: str) -> None:
@@ -61,7 +79,11 @@ def run(plan: Plan, mode: str) -> Results:
     durable = measure_durable(loop_flow(), plan.durable_cases, plan.durable_steps, plan.durable_warmup)
     _say(f"memory: {plan.memory_small} then {plan.memory_large} stored open cases")
     memory = measure_memory(loop_flow(), plan.memory_small, plan.memory_large, plan.memory_steps)
-    return Results(mode, started, perf_counter() - clock, host, tuple(engine), skipped, durable, memory, _full_gc_ms())
+    full_gc_ms = _full_gc_ms()
+    webhook = measure_webhook(plan.webhook)
+    _say(f"escalation: {plan.escalations} P0 alerts, each left to re-escalate")
+    escalation = measure_escalation(plan.escalations)
+    return Results(mode, started, perf_counter() - clock, host, tuple(engine), skipped, durable, memory, full_gc_ms, webhook, escalation)
 
 
 def _full_gc_ms() -> float:
@@ -73,7 +95,7 @@ def _full_gc_ms() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="few iterations: a smoke run of about 10 seconds")
+    parser.add_argument("--quick", action="store_true", help="few iterations: a smoke run of about 2 minutes")
     parser.add_argument("--write", action="store_true", help=f"also rewrite {DOCS_PATH.relative_to(DOCS_PATH.parent.parent)}")
     args = parser.parse_args(argv)
     if args.quick and args.write:

@@ -10,6 +10,8 @@ from bench.engine import EngineResult
 from bench.host import Host
 from bench.memory import MemoryResult
 from bench.timing import Summary
+from bench.escalation import EscalationResult
+from bench.webhook import ECHO, OURS, SHIPPED, WebhookResult
 
 __all__ = ["Check", "Results", "checks", "markdown_report", "text_report"]
 
@@ -17,6 +19,12 @@ ENGINE_MEDIAN_MS = 0.2
 SHARED_RATIO = 30.0
 DURABLE_P99_MS = 5.0
 MEMORY_GROWTH_MIB = 5.0
+ALERT_P99_MS = 500.0  # the flag-raising update to the first alert request reaching the Bot API
+REESCALATION_MS = 2000.0  # an alert's deadline to the next tier's alert reaching the Bot API
+WEBHOOK_ADDED_MS = 3.0  # p50 of ours minus p50 of the echo bot, one chat
+WEBHOOK_RATE = 300.0  # updates/s offered ...
+WEBHOOK_P99_MS = 50.0  # ... at which the p99 must stay under this
+WEBHOOK_KEPT_UP = 0.95  # share of the offered rate that counts as keeping up
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,8 @@ class Results:
     durable: DurableResult
     memory: MemoryResult
     full_gc_ms: float  # one gc.collect() of this process at the end of the run
+    webhook: WebhookResult
+    escalation: EscalationResult
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,39 @@ def checks(results: Results) -> list[Check]:
             growth <= MEMORY_GROWTH_MIB and kept == 0,
         )
     )
+    found.extend(_webhook_checks(results.webhook))
+    alert_p99 = results.escalation.alert.p99_ns / 1e6
+    found.append(Check("escalation: P0 answer to the first alert request, p99", f"<= {ALERT_P99_MS:.0f} ms", f"{alert_p99:.1f} ms", alert_p99 <= ALERT_P99_MS))
+    late = results.escalation.reescalation.max_ns / 1e6
+    found.append(Check("escalation: deadline to the re-escalated alert, worst", f"<= {REESCALATION_MS:.0f} ms", f"{late:.0f} ms", late <= REESCALATION_MS))
+    return found
+
+
+def _webhook_checks(webhook: WebhookResult) -> list[Check]:
+    found: list[Check] = []
+    ours, echo = webhook.find(OURS, 1), webhook.find(ECHO, 1)
+    if ours is not None and echo is not None:
+        added = ours.latency.median_ms - echo.latency.median_ms
+        found.append(
+            Check(
+                "webhook: added cost per update, median vs echo bot, 1 chat",
+                f"<= {WEBHOOK_ADDED_MS:.0f} ms",
+                f"{added:+.1f} ms ({ours.latency.median_ms:.1f} vs {echo.latency.median_ms:.1f}; "
+                f"p99 {ours.latency.p99_ms - echo.latency.p99_ms:+.1f} ms)",
+                added <= WEBHOOK_ADDED_MS,
+            )
+        )
+    loaded = next((run for run in webhook.runs if run.target == OURS and run.offered == WEBHOOK_RATE), None)
+    if loaded is not None:
+        kept_up = loaded.rate >= WEBHOOK_KEPT_UP * WEBHOOK_RATE
+        found.append(
+            Check(
+                f"webhook: p99 at {WEBHOOK_RATE:.0f} updates/s offered (limits lifted)",
+                f"<= {WEBHOOK_P99_MS:.0f} ms, keeping up",
+                f"{loaded.latency.p99_ms:.0f} ms at {loaded.rate:.0f}/s achieved",
+                kept_up and loaded.latency.p99_ms <= WEBHOOK_P99_MS,
+            )
+        )
     return found
 
 
@@ -126,6 +169,8 @@ def _latency_rows(results: Results) -> list[list[str]]:
     durable = results.durable
     rows.append([f"durable step, CaseService.act ({durable.cases} open cases)", *_cells(durable.steps)])
     rows.append(["host: write 4 KiB + fsync", *_cells(results.host.fsync)])
+    rows.append(["escalation: P0 answer to the first alert request (in-process bot, fake Bot API)", *_cells(results.escalation.alert)])
+    rows.append(["escalation: deadline to the re-escalated alert (sweeper runs each second)", *_cells(results.escalation.reescalation)])
     return rows
 
 
@@ -143,6 +188,75 @@ def _memory_rows(memory: MemoryResult) -> list[list[str]]:
 LATENCY_HEADERS = ["measurement", "n", "median ms", "p90 ms", "p99 ms", "max ms"]
 MEMORY_HEADERS = ["process after", "RSS MiB", "GC objects", "live cases", "FlowMachines"]
 CHECK_HEADERS = ["target", "wanted", "measured", "verdict"]
+WEBHOOK_HEADERS = ["bot", "load", "n", "updates/s", "median ms", "p90 ms", "p99 ms", "max ms", "bot CPU ms/update"]
+ADDED_HEADERS = ["load", "median: ours - echo ms", "p99: ours - echo ms", "bot CPU: ours - echo ms/update"]
+WEBHOOK_LABELS = {
+    OURS: "pendamping, limits lifted",
+    ECHO: "echo bot (python-telegram-bot)",
+    SHIPPED: "pendamping as shipped",
+}
+
+
+def _one(ns: int) -> str:
+    return f"{ns / 1e6:.1f}"
+
+
+def _webhook_rows(webhook: WebhookResult) -> list[list[str]]:
+    return [
+        [
+            WEBHOOK_LABELS.get(run.target, run.target),
+            run.load,
+            str(run.updates),
+            f"{run.rate:.1f}",
+            _one(run.latency.median_ns),
+            _one(run.latency.p90_ns),
+            _one(run.latency.p99_ns),
+            _one(run.latency.max_ns),
+            f"{run.cpu_ms_per_update:.1f}",
+        ]
+        for run in webhook.runs
+    ]
+
+
+def _added_rows(webhook: WebhookResult) -> list[list[str]]:
+    return [
+        [
+            ours.load,
+            f"{ours.latency.median_ms - echo.latency.median_ms:+.1f}",
+            f"{ours.latency.p99_ms - echo.latency.p99_ms:+.1f}",
+            f"{ours.cpu_ms_per_update - echo.cpu_ms_per_update:+.1f}",
+        ]
+        for ours, echo in webhook.pairs()
+    ]
+
+
+def _webhook_notes(webhook: WebhookResult, cpus: int) -> list[str]:
+    notes = [
+        "Latency: from the start of the webhook POST (open loop: from its scheduled time) to the fake Bot API "
+        "recording the sendMessage that answers it. Closed loops keep one update per chat in flight, so past "
+        "saturation their latency is queueing (chats / throughput).",
+        f"The bot processes, the fake Bot API and the load generator all run on this machine's {cpus} CPUs: the "
+        "numbers include their contention. Bot CPU is the bot process's user+system time over the run, per update.",
+        f"Limits lifted: bench/webhook_runner.py raises the global send rate to {webhook.lifted_rate:.0f}/s and "
+        f"never holds a chat back; the echo bot ({webhook.library}) has the same rate limiter at the same rate.",
+    ]
+    shipped = [run.rate for run in webhook.runs if run.target == SHIPPED]
+    if shipped:
+        notes.append(
+            f"As shipped (python -m bot run --webhook): Telegram's {webhook.shipped_rate:.0f} messages/s over all "
+            "chats, and at most 3 at once then 1 a second per chat, even to one chat answering as fast as it can. "
+            f"Those caps, not the code, set its numbers (at most {max(shipped):.0f} updates/s here); its closed "
+            "loops are cut short in time."
+        )
+    if webhook.outbox_rows is not None:
+        notes.append(
+            f"The outbox keeps sent rows: the lifted bot's held {webhook.outbox_rows} after its runs, one per reply."
+        )
+    notes.append(
+        "The fake Bot API answers with TCP_NODELAY and a listen backlog of 1024 here: its default (Nagle's "
+        "algorithm on, backlog 5) added 40 ms to replies and reset connections when 100 chats were answered at once."
+    )
+    return notes
 
 
 def _check_rows(results: Results) -> list[list[str]]:
@@ -183,6 +297,12 @@ def text_report(results: Results) -> str:
         "",
         *_table(MEMORY_HEADERS, _memory_rows(results.memory), markdown=False),
         "",
+        "Webhook, end to end (bot processes on this machine, fake Bot API over HTTP on 127.0.0.1):",
+        *_table(WEBHOOK_HEADERS, _webhook_rows(results.webhook), markdown=False),
+        "",
+        *_table(ADDED_HEADERS, _added_rows(results.webhook), markdown=False),
+        *_webhook_notes(results.webhook, results.host.cpus),
+        "",
         *_table(CHECK_HEADERS, _check_rows(results), markdown=False),
     ]
     return "\n".join(lines) + "\n"
@@ -200,15 +320,16 @@ def markdown_report(results: Results) -> str:
         "## How to run",
         "",
         "```sh",
-        "make bench                            # full run, prints the tables (under a minute)",
-        "make bench BENCH_ARGS=--quick         # smoke run with few iterations (about 10 s)",
+        "make bench                            # full run, prints the tables (about 5 minutes)",
+        "make bench BENCH_ARGS=--quick         # smoke run with few iterations (about 2 minutes)",
         "make bench BENCH_ARGS=--write         # full run, and rewrites this file",
         "```",
         "",
-        "Every figure below comes from one run in one process, so ratios compare like with like on a",
-        "shared, noisy machine. Latencies are per call, timed with `time.perf_counter_ns` after a warm-up;",
-        "medians and nearest-rank percentiles are given, never means. The engine variants run in",
-        "interleaved rounds so drift on the host affects each of them alike.",
+        "Every figure below comes from one run (in one process, but for the bot processes of the webhook",
+        "section), so ratios compare like with like on a shared, noisy machine. Latencies are per call,",
+        "timed with `time.perf_counter_ns` after a warm-up; medians and nearest-rank percentiles are given,",
+        "never means. The engine variants run in interleaved rounds, and the bot and the echo bot of the",
+        "webhook section in turns, so drift on the host affects each of them alike.",
         "",
         "## Machine",
         "",
@@ -239,6 +360,24 @@ def markdown_report(results: Results) -> str:
         "the garbage collector tracks.",
         "",
         *_table(MEMORY_HEADERS, _memory_rows(memory), markdown=True),
+        "",
+        "## Webhook, end to end",
+        "",
+        "The bot runs as its own process in webhook mode, against the fake Telegram Bot API of",
+        "`tests/telegram/fake_api.py` served over HTTP on 127.0.0.1, each with a fresh SQLite database in a",
+        "temporary directory and its chats registered as volunteers. Every update is a typed answer",
+        "(\"maybe\") to the yes/no question a new case waits at: `CaseService.act` commits the step and its",
+        "outbox row, and the outbox delivery sends the one reply (the rejection and the question again).",
+        "A bare python-telegram-bot echo bot (`bench/echo_bot.py`, same builder settings, same webhook",
+        "arguments) gets the same updates, in turns with ours. Closed loops: each chat sends an update,",
+        "waits for its reply, sends the next. Open loops: 100 chats in turn at a fixed rate, whatever the",
+        "replies do.",
+        "",
+        *_table(WEBHOOK_HEADERS, _webhook_rows(results.webhook), markdown=True),
+        "",
+        *_table(ADDED_HEADERS, _added_rows(results.webhook), markdown=True),
+        "",
+        *[f"- {note}" for note in _webhook_notes(results.webhook, host.cpus)],
         "",
         "## Targets",
         "",

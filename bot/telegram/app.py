@@ -24,10 +24,11 @@ from bot.telegram.delivery import TelegramDelivery, recipient_for
 from bot.telegram.keyboards import ButtonSigner
 from bot.telegram.membership import Membership
 from bot.telegram.router import TelegramFront
+from bot.telegram.serve import install_stop_signals, poll_updates, serve_webhook
 from bot.telegram.texts import COMMANDS
 from storage import Database, supervisors_for_tier
 
-__all__ = ["build_application", "run"]
+__all__ = ["build_application", "run", "serve"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -129,17 +130,21 @@ async def _stopped(application: Application[Any, Any, Any, Any, Any, Any]) -> No
 
 
 def run(settings: Settings, telegram: TelegramSettings, *, webhook: bool) -> None:
-    application = build_application(settings, telegram)
-    if not webhook:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
-        return
-    assert telegram.webhook_url is not None and telegram.webhook_secret is not None
-    # python-telegram-bot's webhook server answers 403 when the secret header is missing or wrong.
-    application.run_webhook(
-        listen=telegram.webhook_listen,
-        port=telegram.webhook_port,
-        url_path="telegram",
-        webhook_url=telegram.webhook_url,
-        secret_token=telegram.webhook_secret,
-        allowed_updates=Update.ALL_TYPES,
-    )
+    asyncio.run(serve(build_application(settings, telegram), telegram, webhook=webhook))
+
+
+async def serve(application: Application[Any, Any, Any, Any, Any, Any], telegram: TelegramSettings, *, webhook: bool) -> None:
+    """Run until SIGINT or SIGTERM. Updates go straight to the router and are acknowledged only once
+    handled (see bot.telegram.serve); python-telegram-bot provides the bot, its requests and limits."""
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    front: TelegramFront = application.bot_data["front"]
+    async with application:
+        await _started(application)
+        try:
+            if webhook:
+                await serve_webhook(front, application.bot, telegram, stop)
+            else:
+                await poll_updates(front, application.bot, stop)
+        finally:
+            await _stopped(application)

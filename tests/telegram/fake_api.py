@@ -1368,6 +1368,8 @@ class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     # Don't join handler threads on close: one may sit in a long poll or an idle keep-alive.
     block_on_close = False
+    # A burst of new connections (100 chats answered at once) overflows socketserver's default of 5.
+    request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], api: FakeBotApi) -> None:
         super().__init__(address, _Handler)
@@ -1378,6 +1380,8 @@ class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 so httpx keeps connections alive, as it would with Telegram.
     protocol_version = "HTTP/1.1"
     timeout = 60  # an idle keep-alive connection frees its thread eventually
+    # Headers and body go out in two writes; with Nagle on, the body waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         self._serve()

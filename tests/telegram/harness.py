@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.request import HTTPXRequest
 
 from bot.cases import utcnow
+from bot.ladder import Deadlines
 from bot.settings import Settings, TelegramSettings
 from bot.telegram.app import _started, _stopped, build_application
 from storage import Database, add_member, upgrade
@@ -55,7 +56,12 @@ class Harness:
 
 @asynccontextmanager
 async def running_bot(
-    tmp_path: Path, *, language: str = "id", api: FakeBotApi | None = None, group: int | None = None
+    tmp_path: Path,
+    *,
+    language: str = "id",
+    api: FakeBotApi | None = None,
+    group: int | None = None,
+    deadlines: Deadlines = Deadlines(),
 ) -> AsyncIterator[Harness]:
     api = api or FakeBotApi()
     url = f"sqlite:///{tmp_path / 'bot.db'}"
@@ -64,7 +70,7 @@ async def running_bot(
     with database.transaction() as session:
         add_member(session, telegram_user_id=SUPERVISOR, role="supervisor", display_name="Sari", now=utcnow())
         add_member(session, telegram_user_id=VOLUNTEER, role="volunteer", display_name="Ayu", now=utcnow())
-    settings = Settings(database_url=url, language=language)
+    settings = Settings(database_url=url, language=language, deadlines=deadlines)
     telegram = TelegramSettings(token=DEFAULT_TOKEN, supervisor_group=group)
     application = build_application(
         settings, telegram,
