@@ -262,6 +262,9 @@ def test_messages_left_unsent_before_a_start_are_delivered(tmp_path):
 
     async def scenario(bot: Harness) -> None:
         await bot.until(lambda: "left from before" in bot.api.texts(VOLUNTEER))
+        assert bot.api.texts(VOLUNTEER).count("left from before") == 1
+        await bot.until(lambda: unsent(bot) == 0)
+        assert unsent(bot) == 0
 
     run(tmp_path, scenario)
 
