@@ -26,8 +26,9 @@ from storage import Database, Delivery, claim_pending, enqueue, record_failure, 
 __all__ = ["ChatPacer", "TelegramDelivery", "chat_id_of", "enqueue_notice", "recipient_for"]
 
 LOGGER = logging.getLogger(__name__)
-# One chat's outcome: rows sent, where alerts landed, the failure that stopped it, rows held behind.
-ChatResult = tuple[list[int], dict[int, str], list[tuple[Delivery, str, datetime]], list[int]]
+# One chat's outcome: rows sent, where alerts landed, the failure that stopped it, the rows held
+# back (behind a failure, or waiting for the chat's pace) and when they are due again.
+ChatResult = tuple[list[int], dict[int, str], list[tuple[Delivery, str, datetime]], list[int], datetime | None]
 
 
 def recipient_for(role: str, telegram_user_id: int) -> str:
@@ -57,18 +58,22 @@ class ChatPacer:
         self.group_interval = group_interval
         self._tokens: dict[int, tuple[float, float]] = {}
 
-    async def wait(self, chat_id: int) -> None:
+    def reserve(self, chat_id: int) -> float:
+        """Take a send slot for the chat now and return 0, or return how many seconds until one is
+        free (taking nothing). Delivery reschedules a chat that must wait instead of sleeping, so a
+        paced chat never holds up another chat's messages, alerts included."""
         interval = self.group_interval if chat_id < 0 else self.interval
         now = time.monotonic()
         tokens, last = self._tokens.get(chat_id, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - last) / interval)
         if tokens < 1:
-            await asyncio.sleep((1 - tokens) * interval)
-            tokens, now = 1.0, time.monotonic()
+            self._tokens[chat_id] = (tokens, now)
+            return (1 - tokens) * interval
         self._tokens[chat_id] = (tokens - 1, now)
         if len(self._tokens) > 10_000:  # forget the oldest chats; their buckets are full again anyway
             for key in list(self._tokens)[:5_000]:
                 del self._tokens[key]
+        return 0.0
 
 
 class TelegramDelivery:
@@ -139,27 +144,31 @@ class TelegramDelivery:
         sent: list[int] = []
         refs: dict[int, str] = {}
         for position, delivery in enumerate(rows):
+            chat_id = chat_id_of(delivery.recipient)
+            wait = self.pacer.reserve(chat_id) if chat_id is not None else 0.0
+            if wait > 0:
+                # Not a failure: this chat's rows go back unsent, due when its pace allows.
+                return sent, refs, [], [row.id for row in rows[position:]], self.clock() + timedelta(seconds=wait)
             try:
                 ref = await self._send(delivery)
             except RetryAfter as error:
                 wait = error.retry_after if isinstance(error.retry_after, (int, float)) else error.retry_after.total_seconds()
                 retry_at = self.clock() + timedelta(seconds=float(wait))
-                return sent, refs, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]]
+                return sent, refs, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at
             except (TelegramError, OSError) as error:
                 retry_at = self.clock() + retry_delay(delivery.attempts)
                 LOGGER.warning("sending outbox row %s failed (%s); retrying", delivery.id, type(error).__name__)
-                return sent, refs, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]]
+                return sent, refs, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at
             sent.append(delivery.id)
             if ref is not None:
                 refs[delivery.id] = ref
-        return sent, refs, [], []
+        return sent, refs, [], [], None
 
     async def _send(self, delivery: Delivery) -> str | None:
         """Send one row; returns the Telegram message id of an alert, to edit its copy later."""
         chat_id = chat_id_of(delivery.recipient)
         if chat_id is None:
             raise TelegramError(f"recipient {delivery.recipient!r} is not a Telegram chat")
-        await self.pacer.wait(chat_id)
         payload = delivery.payload
         edit = payload.get("edit")
         if delivery.kind == "alert_taken" and isinstance(edit, dict):
@@ -179,9 +188,10 @@ class TelegramDelivery:
     def _record(self, results: list[ChatResult]) -> None:
         now = self.clock()
         with self.database.transaction() as session:
-            refs = {row: ref for _, chat_refs, _, _ in results for row, ref in chat_refs.items()}
-            record_sent(session, [row for sent, _, _, _ in results for row in sent], now, refs)
-            for _, _, failures, held in results:
+            refs = {row: ref for _, chat_refs, _, _, _ in results for row, ref in chat_refs.items()}
+            record_sent(session, [row for sent, _, _, _, _ in results for row in sent], now, refs)
+            for _, _, failures, held, due in results:
                 for delivery, error, retry_at in failures:
                     record_failure(session, delivery.id, error, retry_at)
-                    release(session, held, retry_at)
+                if held and due is not None:
+                    release(session, held, due)

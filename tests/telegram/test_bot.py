@@ -272,16 +272,30 @@ def test_messages_left_unsent_before_a_start_are_delivered(tmp_path):
 def test_the_chat_pacer_allows_a_burst_then_one_per_interval():
     from bot.telegram.delivery import ChatPacer
 
-    async def scenario() -> list[float]:
-        pacer = ChatPacer(burst=2, interval=0.2)
-        started = time.monotonic()
-        times = []
-        for _ in range(4):
-            await pacer.wait(42)
-            times.append(time.monotonic() - started)
-        await pacer.wait(43)  # another chat is not held up
-        times.append(time.monotonic() - started)
-        return times
+    pacer = ChatPacer(burst=2, interval=0.2, group_interval=3.0)
+    assert [pacer.reserve(42) for _ in range(2)] == [0.0, 0.0]
+    wait = pacer.reserve(42)
+    assert 0.15 <= wait <= 0.2
+    assert pacer.reserve(43) == 0.0  # another chat is not held up
+    time.sleep(wait + 0.01)
+    assert pacer.reserve(42) == 0.0
+    assert pacer.reserve(-100) == 0.0 and pacer.reserve(-100) == 0.0 and pacer.reserve(-100) >= 2.9  # groups: 20 a minute
 
-    times = asyncio.run(scenario())
-    assert times[1] < 0.1 and times[2] >= 0.15 and times[3] >= 0.35 and times[4] - times[3] < 0.1
+
+def test_a_paced_chat_waits_without_holding_up_other_chats(tmp_path):
+    from bot.telegram.delivery import ChatPacer
+
+    async def scenario(bot: Harness) -> None:
+        bot.application.bot_data["delivery"].pacer = ChatPacer(burst=1, interval=2.0)
+        for _ in range(3):
+            await bot.say(VOLUNTEER, "/help")
+        await bot.until(lambda: len(bot.api.texts(VOLUNTEER)) == 1)
+        started = time.monotonic()
+        await bot.say(STRANGER, "halo")  # a stranger's reply is sent directly, not paced behind others
+        await bot.say(SUPERVISOR, "/help")
+        await bot.until(lambda: len(bot.api.texts(SUPERVISOR)) == 1, timeout=3)
+        assert time.monotonic() - started < 1.5  # not behind the volunteer's paced rows
+        await bot.until(lambda: len(bot.api.texts(VOLUNTEER)) == 3, timeout=10)
+        assert time.monotonic() - started >= 3.5  # the volunteer's two later messages kept the pace
+
+    run(tmp_path, scenario)
