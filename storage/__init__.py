@@ -23,7 +23,7 @@ from storage.escalations import (
     resolve_escalation,
     take_escalation,
 )
-from storage.follow_ups import due_follow_ups, follow_ups_of, schedule_follow_up
+from storage.follow_ups import follow_ups_of, schedule_follow_up
 from storage.flows import FlowRevisionConflict, flow_source, register_flow_revision
 from storage.members import (
     InviteProblem,
@@ -88,7 +88,6 @@ __all__ = [
     "create_invite",
     "current_revision",
     "due_escalations",
-    "due_follow_ups",
     "enqueue",
     "escalation_by_code",
     "escalations_of",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import CaseSession, FollowUp
 
-__all__ = ["due_follow_ups", "follow_ups_of", "schedule_follow_up"]
+__all__ = ["follow_ups_of", "schedule_follow_up"]
 
 
 def schedule_follow_up(session: Session, case: CaseSession, *, kind: str, due_at: datetime, now: datetime) -> FollowUp:
@@ -20,9 +20,3 @@ def schedule_follow_up(session: Session, case: CaseSession, *, kind: str, due_at
 
 def follow_ups_of(session: Session, case_id: str) -> list[FollowUp]:
     return list(session.scalars(select(FollowUp).where(FollowUp.session_id == case_id).order_by(FollowUp.due_at)))
-
-
-def due_follow_ups(session: Session, now: datetime) -> list[FollowUp]:
-    """Scheduled follow-ups whose date has come, oldest first."""
-    query = select(FollowUp).where(FollowUp.status == "scheduled", FollowUp.due_at <= now).order_by(FollowUp.due_at)
-    return list(session.scalars(query))

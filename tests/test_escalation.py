@@ -171,3 +171,22 @@ def test_purging_keeps_undelivered_messages_and_the_event_log(database, clock):
     assert [row.recipient for row in remaining] == ["supervisor:oncall"]  # the undelivered alert stays
     with database.transaction() as session:
         assert len(log_of(session, case.id)) > 0
+
+
+def test_agreed_follow_ups_are_stored_as_due_dates(database, clock):
+    from bot.engine import load_flow_text as load
+    from storage import follow_ups_of
+    from tests.engine.test_actions import PLAN_FLOW
+
+    library = FlowLibrary({"plan": load(PLAN_FLOW, "plan.yaml")})
+    service = CaseService(database, library, start_flow="plan", supervisor_language="en", directory=Directory([]), clock=clock)
+    service.register_flows()
+    case = service.open_case("v1", "en").case
+    for answer in ("What happened", "legal", "dki_jakarta", "24"):
+        service.act(case.id, Answer(answer))
+    with database.transaction() as session:
+        stored = [(row.kind, row.due_at, row.status) for row in follow_ups_of(session, case.id)]
+    assert stored == [
+        ("callback", clock.now + timedelta(hours=24), "scheduled"),
+        ("monitoring", clock.now + timedelta(days=90), "scheduled"),
+    ]
