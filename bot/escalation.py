@@ -32,6 +32,7 @@ from storage import (
     resolve_escalation,
     sent_copies,
     take_escalation,
+    taken_for_volunteer,
 )
 
 __all__ = ["EscalationDesk", "QueueEntry", "TakeOutcome"]
@@ -140,13 +141,9 @@ class EscalationDesk:
         """A volunteer's message to whoever took their open case; returns that supervisor's key."""
         now = self.service.clock()
         with self.database.transaction() as session:
-            taken = [
-                escalation for escalation in queue(session)
-                if escalation.status == "taken" and self._volunteer_of(session, escalation) == volunteer
-            ]
-            if not taken:
+            escalation = taken_for_volunteer(session, volunteer)
+            if escalation is None:
                 return None
-            escalation = taken[-1]
             case = lock_case(session, escalation.session_id)
             assert case is not None
             taker = self._taker_key(session, case, escalation.alert_code)
@@ -249,8 +246,3 @@ class EscalationDesk:
         keys = [event.payload.get("by_key") for event in events_of(session, case.id)
                 if event.type == "escalation_taken" and event.payload.get("alert_code") == alert_code]
         return str(keys[-1]) if keys and keys[-1] else None
-
-    @staticmethod
-    def _volunteer_of(session: Session, escalation: Escalation) -> str | None:
-        case = session.get(CaseSession, escalation.session_id)
-        return case.volunteer if case is not None else None

@@ -22,6 +22,7 @@ from storage.escalations import (
     queue,
     resolve_escalation,
     take_escalation,
+    taken_for_volunteer,
 )
 from storage.follow_ups import follow_ups_of, schedule_follow_up
 from storage.flows import FlowRevisionConflict, flow_source, register_flow_revision
@@ -118,5 +119,6 @@ __all__ = [
     "set_availability",
     "supervisors_for_tier",
     "take_escalation",
+    "taken_for_volunteer",
     "upgrade",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "queue",
     "resolve_escalation",
     "take_escalation",
+    "taken_for_volunteer",
 ]
 
 WAITING = ("open", "review")
@@ -104,6 +105,18 @@ def due_escalations(session: Session, now: datetime) -> list[Escalation]:
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(query))
+
+
+def taken_for_volunteer(session: Session, volunteer: str) -> Escalation | None:
+    """The volunteer's most recently taken, unresolved escalation: where their messages go."""
+    query = (
+        select(Escalation)
+        .join(CaseSession, CaseSession.id == Escalation.session_id)
+        .where(CaseSession.volunteer == volunteer, Escalation.status == "taken")
+        .order_by(Escalation.taken_at.desc())
+        .limit(1)
+    )
+    return session.scalars(query).one_or_none()
 
 
 def queue(session: Session) -> list[Escalation]:
