@@ -154,14 +154,40 @@ class CaseService:
             case = lock_case(session, case_id)
             if case is None:
                 raise CaseNotFound(case_id)
-            state = SessionState.from_dict(case.state)
-            if expected_step is not None and state.step != expected_step:
-                raise StaleStep(f"case {case.case_code} is at step {state.step}, the button was for {expected_step}")
-            machine = self.library.machine(session, case.flow_id, case.flow_revision)
-            if typed and isinstance(action, Answer):
-                action = Answer(to_answer(action.value, _typing_prompt(machine.flow, state, case.language)))
-            result = step(machine, state, action, now)
-            return self._store(session, case, machine, result.state, result.events, now, volunteer_name or case.volunteer)
+            return self._step_case(session, case, action, now, volunteer_name, expected_step, typed)
+
+    def act_open(
+        self, volunteer: str, action: Input, volunteer_name: str | None = None, *, update_id: int | None = None, typed: bool = False
+    ) -> StepOutcome | None:
+        """Run one step on the volunteer's unfinished case, found and stepped in one transaction;
+        None (and nothing recorded) when there is no such case."""
+        now = self.clock()
+        with self.database.transaction() as session:
+            open_case = find_open_case(session, volunteer)
+            case = lock_case(session, open_case.id) if open_case is not None else None
+            if case is None:
+                return None
+            _once(session, update_id, now)
+            return self._step_case(session, case, action, now, volunteer_name, None, typed)
+
+    def _step_case(
+        self,
+        session: Session,
+        case: CaseSession,
+        action: Input,
+        now: datetime,
+        volunteer_name: str | None,
+        expected_step: int | None,
+        typed: bool,
+    ) -> StepOutcome:
+        state = SessionState.from_dict(case.state)
+        if expected_step is not None and state.step != expected_step:
+            raise StaleStep(f"case {case.case_code} is at step {state.step}, the button was for {expected_step}")
+        machine = self.library.machine(session, case.flow_id, case.flow_revision)
+        if typed and isinstance(action, Answer):
+            action = Answer(to_answer(action.value, _typing_prompt(machine.flow, state, case.language)))
+        result = step(machine, state, action, now)
+        return self._store(session, case, machine, result.state, result.events, now, volunteer_name or case.volunteer)
 
     def flow_of(self, case: CaseSummary) -> Flow:
         """The flow revision a case runs on (for listing its flags, for example)."""

@@ -183,3 +183,11 @@ def test_typed_answers_are_mapped_to_the_open_question(database, clock):
     assert at_age.case.node == "age"
     at_caller = service.act(case.id, Answer("30"), typed=True)
     assert service.act(at_caller.case.id, Answer("2"), typed=True).case.node == "note"  # option 2: family
+
+
+def test_act_open_steps_the_volunteers_open_case_or_returns_none(database, clock):
+    service = service_for(database, clock)
+    assert service.act_open("v1", Answer("yes"), update_id=5) is None
+    assert service.open_case("v1", "en", update_id=5).case  # the refused update id was not recorded
+    moved = service.act_open("v1", Answer("ya"), typed=True, update_id=6)
+    assert moved is not None and moved.case.node == "age"

@@ -146,16 +146,14 @@ class TelegramFront:
             return
         await asyncio.to_thread(self.service.open_case, member.volunteer_key, language, member.display_name, update_id=update.update_id)
 
-    async def _act(self, update: Update, member: MemberView, action: Input, *, typed: bool = False, expected_step: int | None = None) -> bool:
-        case = await asyncio.to_thread(self.service.unfinished_case, member.volunteer_key)
-        if case is None:
+    async def _act(self, update: Update, member: MemberView, action: Input, *, typed: bool = False) -> bool:
+        outcome = await asyncio.to_thread(
+            self.service.act_open, member.volunteer_key, action, member.display_name, update_id=update.update_id, typed=typed,
+        )
+        if outcome is None:
             language = pick_language(member.language, default=self.default_language)
             await self._notice(update, member, translator(language).text(N_("There is no open case. Type /new to open one.")))
             return False
-        await asyncio.to_thread(
-            self.service.act, case.id, action, member.display_name,
-            update_id=update.update_id, typed=typed, expected_step=expected_step,
-        )
         return True
 
     async def _button(self, update: Update, member: MemberView, language: str) -> None:
