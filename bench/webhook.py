@@ -53,7 +53,8 @@ from time import perf_counter
 from typing import Any
 
 from bench.timing import Summary, summarise
-from tests.telegram.fake_api import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, JsonDict
+from tests.telegram.fake_api import FakeBotApi, FakeBotApiServer, JsonDict
+from tests.telegram.processes import SECRET, free_port, webhook_env
 
 __all__ = [
     "ECHO",
@@ -67,7 +68,6 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "pendamping-bench-webhook-secret-0123456789"
 FIRST_CHAT = 5_000_001  # private chats: chat id = user id
 ANSWER = "maybe"  # not yes or no: rejected, question repeated, one message; a committed step all the same
 LIFTED_RATE = 10_000.0
@@ -214,12 +214,6 @@ class Target:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1.0)
@@ -265,18 +259,8 @@ def running(name: str, argv: Sequence[str], chats: Sequence[int], *, database: b
         server = FakeBotApiServer(api)
         base_url = server.start()
         stack.callback(server.stop)
-        port = _free_port()
-        env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
-        env.update(
-            DATABASE_URL=f"sqlite:///{directory / 'bot.db'}",
-            TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN,
-            TELEGRAM_API_BASE_URL=base_url,
-            WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram",
-            WEBHOOK_SECRET=SECRET,
-            WEBHOOK_LISTEN="127.0.0.1",
-            WEBHOOK_PORT=str(port),
-            NO_PROXY="127.0.0.1",
-        )
+        port = free_port()
+        env = webhook_env(directory / "bot.db", base_url, port)
         if database:
             subprocess.run(
                 [sys.executable, "-m", "bot", "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True, timeout=120

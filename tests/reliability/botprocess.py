@@ -7,7 +7,6 @@ bot process, so a restarted bot finds the chats as the killed one left them.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -22,8 +21,9 @@ from typing import IO, Any
 from sqlalchemy import select
 
 from storage import Database, ProcessedUpdate
-from tests.telegram.fake_api import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer, JsonDict
-from tests.telegram.test_webhook_process import ROOT, SECRET, free_port, pendamping
+from tests.telegram.fake_api import FakeBotApi, FakeBotApiServer, JsonDict
+from tests.telegram.processes import SECRET, free_port, webhook_env
+from tests.telegram.test_webhook_process import ROOT, pendamping
 
 __all__ = ["BotProcess", "keyboard", "wait_for"]
 
@@ -75,20 +75,7 @@ class BotProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/telegram"
         self.database_url = f"sqlite:///{tmp_path / 'bot.db'}"
-        env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
-        env.update(
-            DATABASE_URL=self.database_url,
-            TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN,
-            TELEGRAM_API_BASE_URL=base_url,
-            WEBHOOK_URL=self.url,
-            WEBHOOK_SECRET=SECRET,
-            WEBHOOK_LISTEN="127.0.0.1",
-            WEBHOOK_PORT=str(self.port),
-            NO_PROXY="127.0.0.1",
-            no_proxy="127.0.0.1",
-            PYTHONUNBUFFERED="1",
-            **extra_env,
-        )
+        env = webhook_env(tmp_path / "bot.db", base_url, self.port, PYTHONUNBUFFERED="1", **extra_env)
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None

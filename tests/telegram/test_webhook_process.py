@@ -4,7 +4,6 @@ local fake Bot API server."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -16,17 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.telegram.fake_api import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer
+from tests.telegram.fake_api import FakeBotApi, FakeBotApiServer
 from tests.telegram.harness import SUPERVISOR, VOLUNTEER
+from tests.telegram.processes import SECRET, free_port, webhook_env
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "webhook-secret-for-tests-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pendamping(*args: str) -> list[str]:
@@ -51,17 +44,7 @@ def bot_process(tmp_path: Path):
     server = FakeBotApiServer(api)
     base_url = server.start()
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
-        TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN,
-        TELEGRAM_API_BASE_URL=base_url,
-        WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram",
-        WEBHOOK_SECRET=SECRET,
-        WEBHOOK_LISTEN="127.0.0.1",
-        WEBHOOK_PORT=str(port),
-        NO_PROXY="127.0.0.1",
-    )
+    env = webhook_env(tmp_path / "bot.db", base_url, port)
     subprocess.run(pendamping("db", "upgrade"), env=env, cwd=ROOT, check=True, capture_output=True)
     for user, role, name in ((SUPERVISOR, "supervisor", "Sari"), (VOLUNTEER, "volunteer", "Ayu")):
         subprocess.run(
