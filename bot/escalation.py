@@ -18,6 +18,7 @@ from bot.engine import Level
 from bot.i18n import N_, translator
 from bot.render import AlertFacts, alert_payload
 from storage import (
+    Database,
     CaseSession,
     Escalation,
     append_events,
@@ -72,7 +73,7 @@ class EscalationDesk:
         self.service = service
 
     @property
-    def database(self) -> Any:
+    def database(self) -> Database:
         return self.service.database
 
     def take(self, alert_code: str, supervisor: str, supervisor_key: str) -> TakeOutcome:
