@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.models import CaseSession, EventRecord
@@ -21,6 +21,8 @@ __all__ = [
     "save_state",
     "unused_code",
 ]
+
+_INSERT_EVENTS = insert(EventRecord)
 
 # Crockford-style alphabet without I, L, O, U: codes are read aloud and typed on phones.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -62,20 +64,27 @@ def create_case(
     return case
 
 
+# Built once, with parameters: these run on every step, and building a statement cost about as
+# much as running it.
+_CASE_BY_ID = select(CaseSession).where(CaseSession.id == bindparam("case_id")).with_for_update()
+_OPEN_CASE = (
+    select(CaseSession)
+    .where(CaseSession.volunteer == bindparam("volunteer"), CaseSession.status.in_(("active", "paused")))
+    .order_by(CaseSession.updated_at.desc())
+    .limit(1)
+)
+_OPEN_CASE_LOCKED = _OPEN_CASE.with_for_update()
+
+
 def lock_case(session: Session, case_id: str) -> CaseSession | None:
     """Read a case for a step. PostgreSQL locks the row; SQLite's BEGIN IMMEDIATE already serialises."""
-    return session.scalars(select(CaseSession).where(CaseSession.id == case_id).with_for_update()).one_or_none()
+    return session.scalars(_CASE_BY_ID, {"case_id": case_id}).one_or_none()
 
 
-def find_open_case(session: Session, volunteer: str) -> CaseSession | None:
-    """The volunteer's most recent unfinished (active or paused) case, if any."""
-    query = (
-        select(CaseSession)
-        .where(CaseSession.volunteer == volunteer, CaseSession.status.in_(("active", "paused")))
-        .order_by(CaseSession.updated_at.desc())
-        .limit(1)
-    )
-    return session.scalars(query).one_or_none()
+def find_open_case(session: Session, volunteer: str, *, lock: bool = False) -> CaseSession | None:
+    """The volunteer's most recent unfinished (active or paused) case, if any; with `lock`, read
+    for a step as `lock_case` does."""
+    return session.scalars(_OPEN_CASE_LOCKED if lock else _OPEN_CASE, {"volunteer": volunteer}).one_or_none()
 
 
 def save_state(session: Session, case: CaseSession, state: dict[str, Any], now: datetime) -> None:
@@ -88,12 +97,14 @@ def save_state(session: Session, case: CaseSession, state: dict[str, Any], now: 
 
 def append_events(session: Session, case: CaseSession, events: Iterable[tuple[str, dict[str, Any]]], now: datetime) -> int:
     """Append events after the case's last one; returns how many. The log is never updated in place."""
-    count = 0
+    rows = []
     for event_type, payload in events:
         case.version += 1
-        session.add(EventRecord(session_id=case.id, seq=case.version, type=event_type, payload=payload, created_at=now))
-        count += 1
-    return count
+        rows.append({"session_id": case.id, "seq": case.version, "type": event_type, "payload": payload, "created_at": now})
+    if rows:
+        # One Core statement for the step's events: the ORM's unit of work cost more than the insert.
+        session.connection().execute(_INSERT_EVENTS, rows)
+    return len(rows)
 
 
 def events_of(session: Session, case_id: str) -> list[EventRecord]:

@@ -15,6 +15,7 @@ __all__ = ["DEFAULT_DATABASE_URL", "Database", "DatabaseUrlError"]
 
 DEFAULT_DATABASE_URL = "sqlite:///pendamping.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+READ_ONLY = "pendamping_read_only"  # an execution option: the session's transaction writes nothing
 
 
 class DatabaseUrlError(ValueError):
@@ -40,21 +41,43 @@ class Database:
             parsed = parsed.set(drivername="postgresql+psycopg")
             self.url = parsed
         self.engine: Engine = create_engine(parsed, **engine_options)
-        if self.is_sqlite:
-            _tune_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._light_engine: Engine = self.engine
+        if self.is_sqlite:
+            _tune_sqlite(self.engine, synchronous="FULL")
+        if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
+            # A second pool whose commits skip the fsync: for bookkeeping whose loss in a power cut
+            # only repeats work (a delivery lease, a "sent" mark), and for reads, which commit nothing.
+            self._light_engine = create_engine(parsed, **engine_options)
+            _tune_sqlite(self._light_engine, synchronous="NORMAL")
+        self._light_sessions = sessionmaker(self._light_engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self._light_engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions.begin() as session:
+    def transaction(self, *, durable: bool = True) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        `durable=False` is for bookkeeping that may be lost in a power cut without harm, because
+        losing it only makes work happen again (claiming an outbox row, marking it sent: the
+        message is then sent twice, never lost). On SQLite its commit does not wait for the disk;
+        a later durable commit writes it out anyway, since both go through the same WAL file.
+        """
+        with (self._sessions if durable else self._light_sessions).begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only snapshot. On SQLite it takes no write lock, so it never waits behind a step."""
+        with self._read_sessions() as session:
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._light_engine is not self.engine:
+            self._light_engine.dispose()
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, *, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see "begin" below).
@@ -63,12 +86,14 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # FULL: a committed step survives a power cut, not only a crash of the process.
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         # Take the write lock up front: two steps that both read then write would otherwise
-        # deadlock on the lock upgrade, and one would fail with "database is locked".
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # deadlock on the lock upgrade, and one would fail with "database is locked". A read-only
+        # session writes nothing, so it begins without the lock.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage
 
@@ -50,63 +50,69 @@ def enqueue(
     payload: dict[str, Any],
     now: datetime,
     case_id: str | None = None,
-) -> OutboxMessage:
-    message = OutboxMessage(
-        session_id=case_id,
-        kind=kind,
-        recipient=recipient,
-        payload=payload,
-        created_at=now,
-        available_at=now,
-        attempts=0,
+) -> None:
+    # A Core insert: every step writes one or more of these, and the ORM's unit of work cost
+    # several times the statement itself.
+    row = {"session_id": case_id, "kind": kind, "recipient": recipient, "payload": payload, "created_at": now, "available_at": now, "attempts": 0}
+    session.connection().execute(_INSERT, row)
+
+
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]  # declared as a Table in models
+_INSERT = insert(_OUTBOX)
+_EARLIER = _OUTBOX.alias("earlier")
+_ROW = (_OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.recipient, _OUTBOX.c.payload, _OUTBOX.c.attempts, _OUTBOX.c.session_id)
+
+# A row waits while an earlier unsent row for the same recipient is not due (backing off after a
+# failure, or claimed by a send in progress): one chat's messages never overtake each other.
+_WAITING_BEFORE = (
+    select(_EARLIER.c.id)
+    .where(
+        _EARLIER.c.recipient == _OUTBOX.c.recipient,
+        _EARLIER.c.sent_at.is_(None),
+        _EARLIER.c.id < _OUTBOX.c.id,
+        _EARLIER.c.available_at > bindparam("now"),
     )
-    session.add(message)
-    return message
+    .exists()
+)
+# Ordered as the pending index (available_at, id) is, so the database walks unsent rows only and
+# never the sent history. PostgreSQL skips rows another dispatcher has locked, so two workers never
+# claim the same row; SQLite has one writer at a time anyway.
+_CLAIMABLE = (
+    select(_OUTBOX.c.id)
+    .where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.available_at <= bindparam("now"), ~_WAITING_BEFORE)
+    .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+# Built once: the claim runs after every step, and building the statement cost more than running it.
+_CLAIM = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(_CLAIMABLE.scalar_subquery()))
+    .values(available_at=bindparam("lease_until"))
+    .returning(*_ROW)
+)
+_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(sent_at=bindparam("now"), attempts=_OUTBOX.c.attempts + 1, last_error=None)
+)
+_SENT_REF = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id")).values(sent_ref=bindparam("ref"))
 
 
 def claim_pending(session: Session, now: datetime, lease: timedelta, limit: int = 100) -> list[Delivery]:
-    """Due, unsent rows, oldest first, hidden from other claims until `now + lease`.
-
-    A row waits while an earlier unsent row for the same recipient is not due (backing off after a
-    failure, or claimed by a send in progress): one chat's messages never overtake each other.
-    PostgreSQL skips rows another dispatcher has locked, so two workers never claim the same row.
-    """
-    earlier = aliased(OutboxMessage)
-    waiting_before = (
-        select(earlier.id)
-        .where(
-            earlier.recipient == OutboxMessage.recipient,
-            earlier.sent_at.is_(None),
-            earlier.id < OutboxMessage.id,
-            earlier.available_at > now,
-        )
-        .exists()
-    )
-    # Ordered as the pending index (available_at, id) is, so the database walks unsent rows only
-    # and never the sent history. Rows are handed out by id: a recipient's order is by id.
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.available_at <= now, ~waiting_before)
-        .order_by(OutboxMessage.available_at, OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed = []
-    for row in session.scalars(query):
-        row.available_at = now + lease
-        claimed.append(Delivery(row.id, row.kind, row.recipient, dict(row.payload), row.attempts, row.session_id))
+    """Due, unsent rows, oldest first, hidden from other claims until `now + lease`; in one
+    statement. A recipient's rows are handed out in id order, behind any earlier row still waiting."""
+    rows = session.connection().execute(_CLAIM, {"now": now, "limit": limit, "lease_until": now + lease})
+    claimed = [Delivery(row.id, row.kind, row.recipient, dict(row.payload), row.attempts, row.session_id) for row in rows]
     return sorted(claimed, key=lambda delivery: delivery.id)
 
 
 def record_sent(session: Session, ids: list[int], now: datetime, refs: dict[int, str] | None = None) -> None:
+    connection = session.connection()
     if ids:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .values(sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
-        )
-    for message_id, ref in (refs or {}).items():
-        session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(sent_ref=ref))
+        connection.execute(_SENT, {"ids": ids, "now": now})
+    if refs:
+        connection.execute(_SENT_REF, [{"row_id": row_id, "ref": ref} for row_id, ref in refs.items()])
 
 
 def sent_copies(session: Session, case_id: str, kind: str, alert_code: str) -> list[tuple[str, str, dict[str, Any]]]:

@@ -75,7 +75,7 @@ class TelegramFront:
         language = pick_language(user.language_code, default=self.default_language)
         if chat.type != ChatType.PRIVATE and update.callback_query is not None and (update.callback_query.data or "").startswith("a:"):
             # A supervisor pressing Take on the supervisors' group copy of an alert.
-            member = await asyncio.to_thread(self.membership.member, user.id)
+            member = self.membership.cached(user.id) or await asyncio.to_thread(self.membership.member, user.id)
             if member is not None and member.is_supervisor:
                 language = pick_language(member.language, user.language_code, default=self.default_language)
                 await self._alert_button(update, member, language)
@@ -86,7 +86,7 @@ class TelegramFront:
                 await self._reply_now(chat.id, translator(language).text(N_("I only work in private chats. Please write to me directly.")))
             return
         async with self.locks.hold(chat.id):
-            member = await asyncio.to_thread(self.membership.member, user.id)
+            member = self.membership.cached(user.id) or await asyncio.to_thread(self.membership.member, user.id)
             if member is None:
                 await self._stranger(update, user.id, user.full_name, language)
                 return

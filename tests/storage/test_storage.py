@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -32,6 +33,7 @@ from storage import (
     release,
     save_state,
 )
+from storage.database import SQLITE_BUSY_TIMEOUT_MS
 from storage.models import Base, OutboxMessage
 
 
@@ -162,6 +164,35 @@ def test_sqlite_runs_in_wal_with_full_sync(sqlite_database: Database):
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_bookkeeping_commits_skip_the_fsync_and_steps_do_not(sqlite_database: Database):
+    with sqlite_database.transaction() as session:
+        assert session.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    with sqlite_database.transaction(durable=False) as session:
+        assert session.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    with sqlite_database.reading() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_a_read_does_not_wait_for_a_step_holding_the_write_lock(sqlite_database: Database, now):
+    case_id = new_case(sqlite_database, now).id
+    with sqlite_database.transaction() as writer:
+        writer.execute(text("UPDATE case_sessions SET status = 'paused'"))  # holds the write lock
+        started = time.monotonic()
+        with sqlite_database.reading() as reader:
+            status = reader.execute(text("SELECT status FROM case_sessions WHERE id = :id"), {"id": case_id}).scalar()
+        waited = time.monotonic() - started
+    assert status == "active"  # the snapshot before the step commits
+    assert waited < SQLITE_BUSY_TIMEOUT_MS / 1000 / 2  # a locking read would wait out the busy timeout and fail
+
+
+def test_a_read_only_session_writes_nothing(sqlite_database: Database, now):
+    new_case(sqlite_database, now)
+    with sqlite_database.reading() as session:
+        session.execute(text("UPDATE case_sessions SET status = 'paused'"))
+    with sqlite_database.reading() as session:
+        assert session.execute(text("SELECT status FROM case_sessions")).scalar() == "active"
 
 
 def test_a_malformed_database_url_is_named():
