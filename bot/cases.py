@@ -163,8 +163,7 @@ class CaseService:
         None (and nothing recorded) when there is no such case."""
         now = self.clock()
         with self.database.transaction() as session:
-            open_case = find_open_case(session, volunteer)
-            case = lock_case(session, open_case.id) if open_case is not None else None
+            case = find_open_case(session, volunteer, lock=True)
             if case is None:
                 return None
             _once(session, update_id, now)
@@ -191,11 +190,11 @@ class CaseService:
 
     def flow_of(self, case: CaseSummary) -> Flow:
         """The flow revision a case runs on (for listing its flags, for example)."""
-        with self.database.transaction() as session:
+        with self.database.reading() as session:
             return self.library.machine(session, case.flow_id, case.flow_revision).flow
 
     def unfinished_case(self, volunteer: str) -> CaseSummary | None:
-        with self.database.transaction() as session:
+        with self.database.reading() as session:
             case = find_open_case(session, volunteer)
             return _summary(case) if case is not None else None
 

@@ -51,7 +51,7 @@ class Dispatcher:
         self.batch = batch
 
     def deliver_pending(self) -> DeliveryReport:
-        with self.database.transaction() as session:
+        with self.database.transaction(durable=False) as session:  # a lost lease only repeats a send
             claimed = claim_pending(session, self.clock(), self.lease, self.batch)
         sent: list[int] = []
         failures: list[tuple[Delivery, str]] = []
@@ -68,7 +68,7 @@ class Dispatcher:
             else:
                 sent.append(delivery.id)
         now = self.clock()
-        with self.database.transaction() as session:
+        with self.database.transaction(durable=False) as session:  # a lost "sent" mark only repeats a send
             record_sent(session, sent, now)
             for delivery, reason in failures:
                 retry_at = now + retry_delay(delivery.attempts)

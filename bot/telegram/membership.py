@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +20,12 @@ from storage import (
     set_availability,
 )
 
-__all__ = ["MemberView", "Membership", "StrangerLimiter"]
+__all__ = ["MEMBER_CACHE_SECONDS", "MemberView", "Membership", "StrangerLimiter"]
+
+# How long a member looked up is trusted without asking the database again. Changes made through
+# this process (removal, language, role) take effect at once; the window only matters for a
+# change made by another process sharing the database.
+MEMBER_CACHE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -46,18 +52,48 @@ def _view(member: Member) -> MemberView:
 
 
 class Membership:
-    """Blocking storage calls; the router runs them in worker threads."""
+    """Blocking storage calls, which the router runs in worker threads, and a short-lived memory of
+    members so that most updates need no lookup at all. Strangers are never remembered here."""
 
-    def __init__(self, database: Database, invite_valid_for: timedelta) -> None:
+    def __init__(self, database: Database, invite_valid_for: timedelta, *, cache_seconds: float = MEMBER_CACHE_SECONDS) -> None:
         self.database = database
         self.invite_valid_for = invite_valid_for
+        self.cache_seconds = cache_seconds
+        self._known: dict[int, tuple[MemberView, float]] = {}
+        self._known_lock = threading.Lock()
+        self._changes = 0  # bumped by every change, so a lookup that raced one is not remembered
+
+    def cached(self, telegram_user_id: int) -> MemberView | None:
+        """The member if looked up within the last `cache_seconds`; no I/O, so safe on the event loop."""
+        with self._known_lock:
+            known = self._known.get(telegram_user_id)
+        if known is None or known[1] < time.monotonic():
+            return None
+        return known[0]
 
     def member(self, telegram_user_id: int) -> MemberView | None:
-        with self.database.transaction() as session:
+        with self._known_lock:
+            changes = self._changes
+        with self.database.reading() as session:
             member = find_member(session, telegram_user_id)
-            return _view(member) if member is not None else None
+            view = _view(member) if member is not None else None
+        with self._known_lock:
+            if view is None or changes != self._changes:
+                self._known.pop(telegram_user_id, None)
+                return view
+            now = time.monotonic()
+            if len(self._known) >= 10_000:
+                self._known = {key: value for key, value in self._known.items() if value[1] >= now}
+            self._known[telegram_user_id] = (view, now + self.cache_seconds)
+        return view
+
+    def _forget(self, telegram_user_id: int) -> None:
+        with self._known_lock:
+            self._changes += 1
+            self._known.pop(telegram_user_id, None)
 
     def redeem(self, token: str, telegram_user_id: int, display_name: str, now: datetime) -> MemberView | InviteProblem:
+        self._forget(telegram_user_id)
         with self.database.transaction() as session:
             result = redeem_invite(session, token=token, telegram_user_id=telegram_user_id, display_name=display_name, now=now)
             return result if isinstance(result, InviteProblem) else _view(result)
@@ -77,17 +113,21 @@ class Membership:
     def remove(self, telegram_user_id: int, now: datetime) -> MemberView | None:
         with self.database.transaction() as session:
             member = remove_member(session, telegram_user_id, now)
-            return _view(member) if member is not None else None
+            removed = _view(member) if member is not None else None
+        self._forget(telegram_user_id)  # after the commit, so no lookup in between re-remembers them
+        return removed
 
     def set_availability(self, telegram_user_id: int, *, on_call: bool | None = None, backup: bool | None = None) -> None:
         with self.database.transaction() as session:
             set_availability(session, telegram_user_id, on_call=on_call, backup=backup)
+        self._forget(telegram_user_id)
 
     def set_language(self, telegram_user_id: int, language: str) -> None:
         with self.database.transaction() as session:
             member = find_member(session, telegram_user_id)
             if member is not None:
                 member.language = language
+        self._forget(telegram_user_id)
 
 
 class StrangerLimiter:
