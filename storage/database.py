@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -51,6 +52,11 @@ class Database:
             self._light_engine = create_engine(parsed, **engine_options)
             _tune_sqlite(self._light_engine, synchronous="NORMAL")
         self._light_sessions = sessionmaker(self._light_engine, expire_on_commit=False)
+        # SQLite lets one transaction write at a time, and a thread that finds the lock taken sleeps
+        # in growing steps (1, 2, 5, 10 ... ms) before trying again. Threads of this process queue
+        # here instead and go the moment the writer before them commits. Other processes still
+        # meet the busy timeout. PostgreSQL locks rows, so there is nothing to queue for.
+        self._writer: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
         self._read_sessions = sessionmaker(self._light_engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @contextmanager
@@ -62,7 +68,7 @@ class Database:
         message is then sent twice, never lost). On SQLite its commit does not wait for the disk;
         a later durable commit writes it out anyway, since both go through the same WAL file.
         """
-        with (self._sessions if durable else self._light_sessions).begin() as session:
+        with self._writer, (self._sessions if durable else self._light_sessions).begin() as session:
             yield session
 
     @contextmanager
