@@ -338,7 +338,7 @@ class FlowBuilder:
                 if not isinstance(label, str) or not label.strip():
                     self.error(raw.line_of(key), f"option {key!r} needs a label", node_id)
                     continue
-                options.append(Option(key, label.strip()))
+                options.append(Option(key, label.strip(), raw.line_of(key)))
             return InputSpec(input_type, options=tuple(options))
         if input_type is InputType.NUMBER:
             bounds = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 __all__ = [
@@ -88,6 +88,8 @@ class Option:
 
     key: str
     label: str
+    # Where the option is written, for checks that point at one option; not part of its identity.
+    line: int = field(default=0, compare=False)
 
 
 def N_(msgid: str) -> str:
@@ -225,7 +227,7 @@ class Flow:
             if node.text:
                 found.append(Text(node.text, node.file, node.line, node.id))
             if node.input is not None and node.input.type is not InputType.YES_NO:
-                found.extend(Text(option.label, node.file, node.line, node.id) for option in node.input.options)
+                found.extend(Text(option.label, node.file, option.line or node.line, node.id) for option in node.input.options)
         return found
 
 

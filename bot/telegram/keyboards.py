@@ -15,13 +15,15 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callback_data import CALLBACK_LIMIT, OPTION_PREFIX
+
 __all__ = ["ButtonPress", "CALLBACK_LIMIT", "ALERT_ACTIONS", "ButtonSigner", "alert_keyboard", "keyboard_for", "text_for"]
 
 # Supervisor buttons on an alert: take the case, or see its summary.
 ALERT_ACTIONS = ("take", "view")
 
-CALLBACK_LIMIT = 64
-PREFIX = "p"
+# One layout for the keyboards and for `flows check` (see bot/callback_data.py).
+PREFIX = OPTION_PREFIX
 
 
 @dataclass(frozen=True)

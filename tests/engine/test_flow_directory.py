@@ -130,7 +130,8 @@ def test_the_extractor_takes_each_stage_files_own_texts(staged: Path):
     with path.open("rb") as handle:
         found = [(line, msgid) for line, _, msgid, _ in extract_flow(handle, {}, [], {})]
     assert ("How is the caller?" in [msgid for _, msgid in found]) and ("Hello." not in [msgid for _, msgid in found])
-    assert (SUPPORT.splitlines().index("  support:") + 1, "Upset") in found
+    assert (SUPPORT.splitlines().index("  support:") + 1, "How is the caller?") in found
+    assert (SUPPORT.splitlines().index("      upset: Upset") + 1, "Upset") in found  # an option at its own line
 
 
 def test_the_extractor_refuses_a_broken_single_file():
