@@ -53,6 +53,14 @@ class Translator:
         # Only texts that take parameters are formatted, so a literal brace in a flow text is safe.
         return translated.format(**params) if params else translated
 
+    def refresh(self, translations: gettext.NullTranslations) -> None:
+        """Serve newly compiled texts. What only the previous catalog knew stays as its fallback:
+        cases still on an older flow revision show texts the new catalog may have dropped."""
+        if getattr(translations, "_catalog", None) == getattr(self._translations, "_catalog", object()):
+            return  # the same texts: a chain of identical fallbacks would only grow with every reload
+        translations.add_fallback(self._translations)
+        self._translations = translations  # one assignment: a reader sees the old or the new, whole
+
 
 def pick_language(*candidates: str | None, default: str = DEFAULT_LANGUAGE) -> str:
     """The first supported candidate: the volunteer's choice, then Telegram's language, then default."""

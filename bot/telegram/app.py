@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import signal
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.i18n import N_, SUPPORTED_LANGUAGES, translator
 from bot.lexicon import load_lexicon
 from bot.ladder import Ladder
 from bot.library import FlowLibrary
+from bot.reloading import ReloadStatus
 from bot.settings import Settings, TelegramSettings
 from bot.telegram.delivery import TelegramDelivery, recipient_for
 from bot.telegram.keyboards import ButtonSigner
@@ -129,15 +131,38 @@ async def _stopped(application: Application[Any, Any, Any, Any, Any, Any]) -> No
     application.bot_data["database"].dispose()
 
 
+def _install_reload_signal(service: CaseService) -> None:
+    """SIGHUP reloads the flows directory, as a supervisor's /reload does, without a restart."""
+    if not hasattr(signal, "SIGHUP"):
+        return  # Windows has none; /reload still works there
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
+
+    def on_hangup() -> None:
+        task = loop.create_task(_reload_flows(service))
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
+
+
+async def _reload_flows(service: CaseService) -> None:
+    """In a worker thread: reading, checking and storing the flows must not hold up any chat."""
+    outcome = await asyncio.to_thread(service.library.reload, service.database, service.clock())
+    LOGGER.log(logging.WARNING if outcome.status is ReloadStatus.REFUSED else logging.INFO, "SIGHUP: %s", outcome.summary)
+
+
 def run(settings: Settings, telegram: TelegramSettings, *, webhook: bool) -> None:
     asyncio.run(serve(build_application(settings, telegram), telegram, webhook=webhook))
 
 
 async def serve(application: Application[Any, Any, Any, Any, Any, Any], telegram: TelegramSettings, *, webhook: bool) -> None:
-    """Run until SIGINT or SIGTERM. Updates go straight to the router and are acknowledged only once
-    handled (see bot.telegram.serve); python-telegram-bot provides the bot, its requests and limits."""
+    """Run until SIGINT or SIGTERM; SIGHUP reloads the flows. Updates go straight to the router and
+    are acknowledged only once handled (see bot.telegram.serve); python-telegram-bot provides the
+    bot, its requests and limits."""
     stop = asyncio.Event()
     install_stop_signals(stop)
+    _install_reload_signal(application.bot_data["service"])
     front: TelegramFront = application.bot_data["front"]
     async with application:
         await _started(application)

@@ -22,6 +22,7 @@ from bot.cases import OPEN_STATUSES, CaseService, DuplicateUpdate, StaleStep
 from bot.escalation import EscalationDesk
 from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume
 from bot.i18n import N_, SUPPORTED_LANGUAGES, pick_language, translator
+from bot.reloading import ReloadStatus
 from bot.telegram.delivery import TelegramDelivery, enqueue_notice, recipient_for
 from bot.telegram.keyboards import ButtonSigner
 from bot.telegram.locks import ChatLocks
@@ -133,6 +134,8 @@ class TelegramFront:
             await self._supervisor_command(update, member, language, command, args)
         elif command in ("oncall", "backup", "queue", "resolve") and member.is_supervisor:
             await self._escalation_command(update, member, language, command, args)
+        elif command == "reload" and member.is_supervisor:
+            await self._reload_flows(update, member, language)
         elif command == "msg":
             await self._relay(update, member, language, args)
         else:
@@ -227,6 +230,13 @@ class TelegramFront:
             code, _space, outcome = args.partition(" ")
             closed = await asyncio.to_thread(self.desk.resolve, code.upper(), member.display_name, outcome.strip())
             await self._notice(update, member, _(N_("Closed {alert_code}."), alert_code=code.upper()) if closed else _(N_("No open alert {alert_code}."), alert_code=code.upper() or "?"))
+
+    async def _reload_flows(self, update: Update, member: MemberView, language: str) -> None:
+        """/reload: the flows directory goes live if it passes the strict check; open cases keep theirs."""
+        library = self.service.library
+        outcome = await asyncio.to_thread(library.reload, self.service.database, self.clock())
+        LOGGER.log(logging.WARNING if outcome.status is ReloadStatus.REFUSED else logging.INFO, "/reload: %s", outcome.summary)
+        await self._notice(update, member, outcome.message(translator(language)))
 
     async def _relay(self, update: Update, member: MemberView, language: str, args: str) -> None:
         _ = translator(language).text

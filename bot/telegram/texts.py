@@ -39,4 +39,5 @@ SUPERVISOR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("invite", N_("Invite a volunteer: /invite or /invite supervisor")),
     ("volunteers", N_("List volunteers and supervisors")),
     ("remove", N_("Remove a member: /remove telegram-id")),
+    ("reload", N_("Check changed flows and use them for new cases")),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ async def running_bot(
     api: FakeBotApi | None = None,
     group: int | None = None,
     deadlines: Deadlines = Deadlines(),
+    flows_dir: Path | None = None,
 ) -> AsyncIterator[Harness]:
     api = api or FakeBotApi()
     url = f"sqlite:///{tmp_path / 'bot.db'}"
@@ -71,6 +72,8 @@ async def running_bot(
         add_member(session, telegram_user_id=SUPERVISOR, role="supervisor", display_name="Sari", now=utcnow())
         add_member(session, telegram_user_id=VOLUNTEER, role="volunteer", display_name="Ayu", now=utcnow())
     settings = Settings(database_url=url, language=language, deadlines=deadlines)
+    if flows_dir is not None:
+        settings = replace(settings, flows_dir=flows_dir)
     telegram = TelegramSettings(token=DEFAULT_TOKEN, supervisor_group=group)
     application = build_application(
         settings, telegram,
