@@ -44,6 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     check = flow_commands.add_parser("check", help="load flows and report errors and warnings")
     check.add_argument("paths", nargs="*", type=Path, help="flow files or directories (default: the shipped flows)")
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
+    check.add_argument(
+        "--database", metavar="URL",
+        help="look for cases in progress on removed nodes here (default: DATABASE_URL, if it exists and is migrated)",
+    )
+    graph = flow_commands.add_parser("graph", help="draw a flow as a diagram (Mermaid; SVG or PNG with Graphviz)")
+    graph.add_argument("flow", metavar="FLOW", help="a flow id in the flows directory, or a flow file or directory")
+    graph.add_argument(
+        "--format", choices=("mermaid", "markdown", "svg", "png"),
+        help="mermaid (default), markdown (the diagram in a page with a legend, as in docs/flows/), svg or png "
+        "(these need Graphviz); by default taken from the --output suffix",
+    )
+    graph.add_argument("--output", type=Path, metavar="PATH", help="write here instead of standard output")
+    test = flow_commands.add_parser("test", help="run the transcript scenarios in every language and compare")
+    test.add_argument("paths", nargs="*", type=Path, help="scenario files or directories (default: tests/transcripts)")
+    test.add_argument("--update", action="store_true", help="write what is produced as the expected output (review the diff)")
+    test.add_argument("--lang", choices=SUPPORTED_LANGUAGES, help="only this language (default: all)")
     return parser
 
 
@@ -51,10 +67,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        if args.command == "flows" and args.flows_command == "graph":
+            from bot.flowgraph import run_graph
+
+            return run_graph(
+                args.flow, fmt=args.format, output=args.output, flows_dir=settings.flows_dir, out=sys.stdout, err=sys.stderr
+            )
+        if args.command == "flows" and args.flows_command == "test":
+            from bot.transcripts import run_suite
+
+            return run_suite(
+                args.paths, out=sys.stdout, languages=[args.lang] if args.lang else SUPPORTED_LANGUAGES,
+                update=args.update, flows_dir=settings.flows_dir, start_flow=settings.start_flow,
+            )
         if args.command == "flows":
             from bot.checks import run_check
 
-            return run_check(args.paths or [settings.flows_dir], strict=args.strict, out=sys.stdout)
+            return run_check(
+                args.paths or [settings.flows_dir], strict=args.strict, out=sys.stdout,
+                database=args.database, configured_database=settings.database_url,
+            )
         if args.command == "db":
             return _db_upgrade(settings)
         if args.command == "members":
