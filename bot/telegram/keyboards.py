@@ -17,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callback_data import CALLBACK_LIMIT, OPTION_PREFIX
 
-__all__ = ["ButtonPress", "CALLBACK_LIMIT", "ALERT_ACTIONS", "ButtonSigner", "alert_keyboard", "keyboard_for", "text_for"]
+__all__ = ["BUTTON_LABEL_LIMIT", "ButtonPress", "CALLBACK_LIMIT", "ALERT_ACTIONS", "ButtonSigner", "alert_keyboard", "keyboard_for", "text_for"]
 
 # Supervisor buttons on an alert: take the case, or see its summary.
 ALERT_ACTIONS = ("take", "view")
@@ -74,9 +74,11 @@ def keyboard_for(prompt: dict[str, Any] | None, case_id: str, signer: ButtonSign
     if not prompt or prompt.get("type") not in ("choice", "yes_no"):
         return None
     step = int(prompt["step"])
+    options = prompt.get("options") or []
+    numbered = _has_long_label(options)
     buttons = [
-        InlineKeyboardButton(str(option["label"])[:64], callback_data=signer.encode(case_id, step, index))
-        for index, option in enumerate(prompt.get("options") or [])
+        InlineKeyboardButton(_button_label(number, str(option["label"]), numbered), callback_data=signer.encode(case_id, step, number - 1))
+        for number, option in enumerate(options, start=1)
     ]
     if prompt.get("type") == "yes_no":
         return InlineKeyboardMarkup([buttons])
@@ -84,11 +86,36 @@ def keyboard_for(prompt: dict[str, Any] | None, case_id: str, signer: ButtonSign
 
 
 def text_for(text: str, prompt: dict[str, Any] | None) -> str:
-    """A question answered by typing several numbers has no keyboard: its options are listed."""
-    if not prompt or prompt.get("type") != "multi_choice":
+    """A question answered by typing several numbers has no keyboard: its options are listed. So are
+    a choice's options when one is too long for its button, which then shows only the beginning."""
+    if not prompt:
         return text
-    options = [f"{number}. {option['label']}" for number, option in enumerate(prompt.get("options") or [], start=1)]
-    return "\n".join([text, "", *options, str(prompt.get("hint") or "")]).rstrip()
+    listed = prompt.get("options") or []
+    if prompt.get("type") == "multi_choice":
+        hint = str(prompt.get("hint") or "")
+    elif prompt.get("type") == "choice" and _has_long_label(listed):
+        hint = ""
+    else:
+        return text
+    options = [f"{number}. {option['label']}" for number, option in enumerate(listed, start=1)]
+    return "\n".join([text, "", *options, hint]).rstrip()
+
+
+# Telegram draws a button one line high and cuts a long label off at the screen's edge; a risk
+# option whose end ("... a P0 flag is open") falls off must not be mistaken for another. Past
+# this length the full labels are listed in the message and the buttons are numbered to match.
+BUTTON_LABEL_LIMIT = 40
+
+
+def _has_long_label(options: list[dict[str, Any]]) -> bool:
+    return any(len(str(option["label"])) > BUTTON_LABEL_LIMIT for option in options)
+
+
+def _button_label(number: int, label: str, numbered: bool) -> str:
+    if not numbered:
+        return label
+    text = f"{number}. {label}"
+    return text if len(text) <= BUTTON_LABEL_LIMIT else text[: BUTTON_LABEL_LIMIT - 1].rstrip() + "…"
 
 
 def alert_keyboard(alert_code: str, signer: ButtonSigner, labels: tuple[str, str]) -> InlineKeyboardMarkup:
