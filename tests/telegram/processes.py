@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 from tests.telegram.fake_api import DEFAULT_TOKEN
@@ -39,3 +40,14 @@ def webhook_env(database: Path | str, api_base_url: str, port: int, **extra: str
         **extra,
     )
     return env
+
+
+def wait_until_listening(port: int, seconds: float = 10.0) -> bool:
+    """True once something accepts connections on 127.0.0.1:port, False after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False

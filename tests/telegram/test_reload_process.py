@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ import pytest
 from tests.flowdir import INTRO_R1, INTRO_R2, break_a_route, change_the_intro, copy_flows, set_revision
 from tests.telegram.fake_api import FakeBotApi, FakeBotApiServer
 from tests.telegram.harness import VOLUNTEER
-from tests.telegram.processes import SECRET, free_port, webhook_env
+from tests.telegram.processes import SECRET, free_port, wait_until_listening, webhook_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,12 +46,7 @@ class BotProcess:
         self.log: list[str] = []
         threading.Thread(target=self._read_log, daemon=True).start()
         assert self.api.wait_until(lambda: self.api.webhook is not None, timeout=30), self.log
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
+        assert wait_until_listening(port), self.log
 
     def _read_log(self) -> None:
         assert self.process.stdout is not None

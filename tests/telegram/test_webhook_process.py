@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from tests.telegram.fake_api import FakeBotApi, FakeBotApiServer
 from tests.telegram.harness import SUPERVISOR, VOLUNTEER
-from tests.telegram.processes import SECRET, free_port, webhook_env
+from tests.telegram.processes import SECRET, free_port, wait_until_listening, webhook_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,12 +53,7 @@ def bot_process(tmp_path: Path):
     process = subprocess.Popen(pendamping("run", "--webhook"), env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert api.wait_until(lambda: api.webhook is not None, timeout=30), "the bot never set its webhook"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
+        assert wait_until_listening(port), "the webhook server never listened"
         yield api, f"http://127.0.0.1:{port}/telegram", process
     finally:
         process.send_signal(signal.SIGTERM)
