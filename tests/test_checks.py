@@ -378,3 +378,24 @@ def test_the_shipped_directory_serves_the_shipped_flows() -> None:
 
     report = check_flows([DEFAULT_FLOWS_DIR], directory=DIRECTORY_PATH)
     assert [str(warning) for warning in report.warnings if "referred at" in warning.message] == []
+
+
+def test_a_flag_the_lexicon_lists_at_another_level_is_reported(tmp_path: Path) -> None:
+    lexicon = tmp_path / "terms.yaml"
+    lexicon.write_text(
+        "version: 1\nentries:\n  - flag: danger\n    level: P1\n    language: en\n    terms: [in danger now]\n",
+        encoding="utf-8",
+    )
+    path = write_flow(tmp_path, DEMO_FLOW)
+    declared = load_flow_text(DEMO_FLOW, str(path)).flags["danger"]
+    report = check_flows([path], lexicon=lexicon)
+    [warning] = [w for w in report.warnings if "terms.yaml" in w.message]
+    assert (warning.path, warning.line) == (str(path), declared.line)
+    assert f"'danger' is {declared.level.value} here but P1 in terms.yaml" in warning.message
+
+
+def test_a_broken_lexicon_is_an_error(tmp_path: Path) -> None:
+    lexicon = tmp_path / "terms.yaml"
+    lexicon.write_text("version: 1\nentries: []\n", encoding="utf-8")
+    report = check_flows([write_flow(tmp_path, DEMO_FLOW)], lexicon=lexicon)
+    assert any("terms.yaml" in error and "entries" in error for error in report.errors), report.errors

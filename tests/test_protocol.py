@@ -81,8 +81,9 @@ def test_every_question_is_reachable_and_every_flag_is_used():
 
 def test_the_lexicon_raises_only_flags_the_protocol_declares_at_the_same_level():
     lexicon = load_lexicon()
-    for flag in lexicon.flags():
+    for flag, level in lexicon.levels().items():
         assert flag in PROTOCOL.flags, flag
+        assert PROTOCOL.flags[flag].level is level, (flag, level, PROTOCOL.flags[flag].level)
 
 
 ASQ = re.compile(r"\bASQ item (\d)\b")

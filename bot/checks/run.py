@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.checks.buttons import callback_findings
+from bot.checks.lexicon import lexicon_findings
 from bot.checks.referrals import referral_findings
 from bot.checks.report import CheckReport, CheckWarning
 from bot.checks.sessions import DatabaseSource, describe, open_database, reading, removed_node_findings
@@ -25,7 +26,9 @@ from bot.engine import Flow, FlowLoadError, load_flow_file
 from bot.engine.analysis import analyse
 from bot.engine.flow import Text
 from bot.engine.loader import MANIFEST, load_flow_dir
+from bot.engine.screening import Lexicon, LexiconError
 from bot.i18n import LOCALES_DIR
+from bot.lexicon import LEXICON_PATH, load_lexicon
 from storage import Database
 
 __all__ = ["check_flows", "check_paths", "run_check"]
@@ -40,6 +43,7 @@ def check_flows(
     configured_database: str | None = None,
     directory: Path = DIRECTORY_PATH,
     locales: Path = LOCALES_DIR,
+    lexicon: Path = LEXICON_PATH,
 ) -> CheckReport:
     """Load every flow named (or found in the directories named) and check it.
 
@@ -55,6 +59,11 @@ def check_flows(
     except DirectoryError as error:
         report.errors.extend(error.problems)
         services = None
+    try:
+        terms: Lexicon | None = load_lexicon(lexicon)
+    except LexiconError as error:
+        report.errors.append(str(error))
+        terms = None
     found = _flow_paths(paths)
     if not found:
         report.errors.append("no flow files found")
@@ -70,6 +79,8 @@ def check_flows(
         report.warnings.extend(callback_findings(flow, str(path)))
         if services is not None:
             report.warnings.extend(referral_findings(flow, services, str(path)))
+        if terms is not None:
+            report.warnings.extend(lexicon_findings(flow, terms, str(path), lexicon.name))
         report.warnings.extend(catalog_findings(flow, str(path), catalogs))
         texts.extend(flow.texts())
     # The program's and the directory's texts are in the same catalogs, shown in the same calls.
@@ -87,10 +98,12 @@ def check_paths(
     configured_database: str | None = None,
     directory: Path = DIRECTORY_PATH,
     locales: Path = LOCALES_DIR,
+    lexicon: Path = LEXICON_PATH,
 ) -> tuple[list[str], list[CheckWarning], list[Flow]]:
     """`check_flows` as (errors, warnings, flows), for callers that need no notes or counts."""
     report = check_flows(
-        paths, database=database, configured_database=configured_database, directory=directory, locales=locales
+        paths, database=database, configured_database=configured_database, directory=directory, locales=locales,
+        lexicon=lexicon,
     )
     return report.errors, report.warnings, report.flows
 

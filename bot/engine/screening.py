@@ -129,6 +129,7 @@ class Lexicon:
         self._phrases = phrases
         self._excepts = excepts
         self._flags = {phrase.flag for phrase in phrases}
+        self._levels = {phrase.flag: phrase.level for phrase in phrases}
         self._vocabulary: set[str] = set()
         self._starts: dict[str, list[_Phrase]] = {}
         for phrase in phrases + [p for group in excepts.values() for p in group]:
@@ -192,6 +193,10 @@ class Lexicon:
     def flags(self) -> set[str]:
         """The flag ids this lexicon can propose."""
         return set(self._flags)
+
+    def levels(self) -> dict[str, Level]:
+        """The level the lexicon gives each of its flags (one per flag; checked when loading)."""
+        return dict(self._levels)
 
     def screen(self, text: str) -> list[Match]:
         """Risk terms in `text`: the first match of each flag, most urgent level first."""

@@ -131,14 +131,17 @@ class Visit:
             known = match.flag in self.flow.flags
             if self.session.flag(match.flag) is not None:
                 continue
-            if match.level is Level.P0:
+            # The flow's level decides, as it does for every flag it declares: a term listed at P1
+            # for a flag the flow holds at P0 must still page at once.
+            level = self.flow.flags[match.flag].level if known else match.level
+            if level is Level.P0:
                 if known:
                     self.raise_flag(match.flag, node_id, escalate_now=True)
                 else:
                     # The term stays out of the reason: alerts never carry what the volunteer typed.
                     self.escalate(node_id, N_("Free text mentions an emergency."), level=Level.P0, force=True)
             else:
-                self.events.append(FlagProposed(match.flag, match.level.value, match.term, node_id))
+                self.events.append(FlagProposed(match.flag, level.value, match.term, node_id))
 
     def refer(self, node: Node) -> None:
         assert node.referral is not None

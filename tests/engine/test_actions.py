@@ -166,6 +166,17 @@ def test_a_p0_term_in_free_text_escalates_at_once(machine, now):
     assert [event.level for event in of(result, EscalationRequested)] == ["P0"]
 
 
+def test_the_flows_level_decides_when_the_lexicon_lists_a_p0_flag_lower(now):
+    class LowScreener:
+        def screen(self, text: str) -> list[FakeMatch]:
+            return [FakeMatch("danger", Level.P1, "danger")] if "danger" in text else []
+
+    machine = FlowMachine(load_flow_text(PLAN_FLOW, "plan.yaml"), screener=LowScreener())
+    result = step(machine, started(machine, now).state, Answer("they said danger tonight"), now)
+    assert [event.flag for event in of(result, FlagRaised)] == ["danger"]  # raised, not only proposed
+    assert [event.level for event in of(result, EscalationRequested)] == ["P0"]
+
+
 def test_a_p0_term_for_a_flag_the_flow_lacks_still_pages_without_quoting(machine, now):
     result = step(machine, started(machine, now).state, Note("unknown_emergency: Siti at Jalan Mawar"), now)
     [escalation] = of(result, EscalationRequested)
