@@ -12,6 +12,7 @@ from bot.engine import FlowLoadError
 from bot.engine.screening import LexiconError
 from bot.i18n import SUPPORTED_LANGUAGES, CatalogMissing, pick_language, translator
 from bot.settings import Settings, SettingsError
+from storage import FlowRevisionConflict
 
 __all__ = ["main"]
 
@@ -101,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FlowLoadError as error:
         print("pendamping: the flows have errors; nothing was started:", file=sys.stderr)
         print(error, file=sys.stderr)
+        return 2
+    except FlowRevisionConflict as error:
+        print(f"pendamping: {error}; nothing was started", file=sys.stderr)
         return 2
     raise AssertionError(f"unhandled command {args.command}")
 

@@ -154,14 +154,15 @@ class FlowLibrary:
                 return _refused(running, (f"the database did not store the new revisions: {type(error).__name__}",))
             # Catalogs first: the first case on a new revision must find its texts translated. Cases
             # on older revisions keep theirs (the previous catalog stays as a fallback).
-            for language, catalog in catalogs.items():
-                translator(language).refresh(catalog)
+            retranslated = tuple(
+                f"translations ({language})" for language, catalog in catalogs.items() if translator(language).refresh(catalog)
+            )
             with self._lock:
                 for key, machine in machines.items():
                     self._machines.setdefault(key, machine)
                 self._current = new
-            status = ReloadStatus.RELOADED if changes else ReloadStatus.UNCHANGED
-            return ReloadOutcome(status, _names(new), changes)
+            status = ReloadStatus.RELOADED if changes or retranslated else ReloadStatus.UNCHANGED
+            return ReloadOutcome(status, _names(new), changes + retranslated)
 
 
 def _names(flows: Mapping[str, Flow]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ import pytest
 from bot.checks import run_check
 from bot.cli import main
 from bot.library import DEFAULT_FLOWS_DIR
+from storage import Database, upgrade
 from tests.conftest import DEMO_FLOW
 
 
@@ -47,6 +48,22 @@ def test_the_console_refuses_an_unmigrated_database(tmp_path: Path, monkeypatch,
     monkeypatch.delenv("PENDAMPING_FLOWS_DIR", raising=False)
     assert main(["console"]) == 2
     assert "pendamping db upgrade" in capsys.readouterr().err
+
+
+def test_a_flow_changed_under_a_revision_already_stored_stops_start_up_with_a_message(tmp_path: Path, monkeypatch, capsys):
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "demo.yaml").write_text(DEMO_FLOW)
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    monkeypatch.setenv("PENDAMPING_FLOWS_DIR", str(flows))
+    monkeypatch.setenv("PENDAMPING_START_FLOW", "demo")
+    monkeypatch.setenv("DATABASE_URL", database)
+    upgrade(Database(database))
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["console"]) == 0  # stores revision 1
+    (flows / "demo.yaml").write_text(DEMO_FLOW.replace("title: Demo screen", "title: Demo screen, changed"))
+    assert main(["console"]) == 2
+    assert "raise its revision number; nothing was started" in capsys.readouterr().err
 
 
 def test_a_bad_setting_stops_start_up_with_its_name(monkeypatch, capsys):

@@ -3,12 +3,13 @@ their revision, anything that would not pass `flows check --strict` is refused a
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import write_po
+from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 from sqlalchemy import select
 
@@ -16,6 +17,8 @@ from bot.cases import CaseService
 from bot.directory import Directory
 from bot.engine import Answer, load_flow_text
 from bot.engine import spec
+import bot.i18n as i18n
+import bot.library as library_module
 from bot.i18n import Translator, translator
 from bot.ladder import Ladder
 from bot.library import FlowLibrary
@@ -211,11 +214,11 @@ def test_refreshed_translations_keep_the_texts_only_the_old_catalog_had(tmp_path
     old._catalog = {"Old text": "Teks lama", "Yes": "Ya"}  # type: ignore[attr-defined]
     new._catalog = {"Yes": "Iya"}  # type: ignore[attr-defined]
     language = Translator("id", old)
-    language.refresh(new)
+    assert language.refresh(new) is True
     assert language.text("Yes") == "Iya" and language.text("Old text") == "Teks lama"
     same = Translations()
     same._catalog = {"Yes": "Iya"}  # type: ignore[attr-defined]
-    language.refresh(same)  # nothing new: kept as it was, no deeper chain of fallbacks
+    assert language.refresh(same) is False  # nothing new: kept as it was, no deeper chain of fallbacks
     assert language._translations is new
 
 
@@ -235,3 +238,26 @@ def test_a_stored_revision_of_an_older_spec_version_is_migrated_when_a_case_need
     with sqlite_database.transaction() as session:
         flow = library.machine(session, "demo", 7).flow
     assert (flow.title, flow.spec_version, flow.revision) == ("Demo screen", 2, 7)
+
+
+def test_a_change_of_translations_alone_is_reloaded_and_said(tmp_path, sqlite_database, clock, monkeypatch):
+    flows = copy_flows(tmp_path)
+    library = library_on(flows, sqlite_database, clock)
+    locales = tmp_path / "locales"
+    shutil.copytree(i18n.LOCALES_DIR, locales)
+    folder = locales / "id" / "LC_MESSAGES"
+    with (folder / "messages.po").open("rb") as handle:
+        catalog = read_po(handle, locale="id")
+    msgid = library.latest("protocol").flow.node("consent_intro").text
+    catalog[msgid].string = "Teks pembuka yang diperbarui."
+    with (folder / "messages.po").open("wb") as handle:
+        write_po(handle, catalog, width=0)
+    with (folder / "messages.mo").open("wb") as handle:
+        write_mo(handle, catalog)
+    served = Translator("id", Translations.load(str(i18n.LOCALES_DIR), ["id"], i18n.DOMAIN))
+    monkeypatch.setattr(i18n, "LOCALES_DIR", locales)
+    monkeypatch.setattr(library_module, "translator", lambda language: served)  # not the process-wide one
+    outcome = library.reload(sqlite_database, clock())
+    assert (outcome.status, outcome.changes) == (ReloadStatus.RELOADED, ("translations (id)",))
+    assert served.text(msgid) == "Teks pembuka yang diperbarui."
+    assert library.reload(sqlite_database, clock()).status is ReloadStatus.UNCHANGED

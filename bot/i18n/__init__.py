@@ -53,13 +53,15 @@ class Translator:
         # Only texts that take parameters are formatted, so a literal brace in a flow text is safe.
         return translated.format(**params) if params else translated
 
-    def refresh(self, translations: gettext.NullTranslations) -> None:
-        """Serve newly compiled texts. What only the previous catalog knew stays as its fallback:
-        cases still on an older flow revision show texts the new catalog may have dropped."""
+    def refresh(self, translations: gettext.NullTranslations) -> bool:
+        """Serve newly compiled texts; False if they are the texts already served. What only the
+        previous catalog knew stays as its fallback: cases still on an older flow revision show
+        texts the new catalog may have dropped."""
         if getattr(translations, "_catalog", None) == getattr(self._translations, "_catalog", object()):
-            return  # the same texts: a chain of identical fallbacks would only grow with every reload
+            return False  # the same texts: a chain of identical fallbacks would only grow with every reload
         translations.add_fallback(self._translations)
         self._translations = translations  # one assignment: a reader sees the old or the new, whole
+        return True
 
 
 def pick_language(*candidates: str | None, default: str = DEFAULT_LANGUAGE) -> str:
