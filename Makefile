@@ -43,6 +43,7 @@ run: migrate
 test: $(STAMP) catalogs
 	$(BIN)/mypy
 	$(BIN)/pendamping flows check --strict
+	$(BIN)/pendamping flows test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) catalogs
