@@ -32,6 +32,7 @@ from bot.engine import (
 from bot.i18n import N_, Translator
 
 __all__ = [
+    "DONE",
     "MESSAGE_LIMIT",
     "AlertFacts",
     "alert_payload",
@@ -40,6 +41,8 @@ __all__ = [
     "summary_lines",
     "volunteer_payloads",
 ]
+
+DONE = N_("Done")  # the button that sends a multi-choice answer ticked on Telegram
 
 # Telegram refuses a text over 4096 characters; a step's message is split below it.
 MESSAGE_LIMIT = 4096
@@ -192,12 +195,15 @@ def _prompt(event: MsgCreated, translator: Translator, step: int) -> dict[str, A
     previous = spec.previous_answer
     if previous is not None and options:
         previous = next((option["label"] for option in options if option["key"] == previous), previous)
-    hint = translator.text(N_("(Type one or more numbers, such as 1,3.)")) if spec.type == "multi_choice" else None
+    several = spec.type == "multi_choice"
+    hint = translator.text(N_("(Type one or more numbers, such as 1,3.)")) if several else None
     return {
         "node": event.node,
         "type": spec.type,
         "options": options,
         "hint": hint,
+        # The label of the button that sends the options ticked on a keyboard that has one.
+        "done": translator.text(DONE) if several else None,
         "min": spec.minimum,
         "max": spec.maximum,
         "step": step,

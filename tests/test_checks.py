@@ -170,6 +170,34 @@ def test_callback_data_over_64_bytes_is_reported_at_the_first_option_past_it(
     assert out.count("bytes of callback data") == 2  # one per question and run, not one per option past it
 
 
+def test_a_multi_choice_question_with_more_options_than_a_toggle_keyboard_carries_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_flow(tmp_path, REFERRAL_FLOW)
+    assert not [warning for warning in check_flows([path]).warnings if "toggle" in warning.message]
+    # The needs question has five options: a keyboard of four would not hold them.
+    monkeypatch.setattr(callback_data, "MULTI_CHOICE_OPTIONS", 4)
+    assert flow_check(path, "--strict") == 1
+    expected = (
+        f"{path}:{line_of(REFERRAL_FLOW, 'ask: multi_choice') - 1}: warning: node 'needs': the multi-choice question has 5 options, "
+        "more than the 4 a toggle keyboard carries: it gets no buttons and is answered by typing numbers only"
+    )
+    assert expected in capsys.readouterr().out
+
+
+def test_toggle_data_over_64_bytes_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As with option buttons, only a longer layout can reach the limit: with a 27-character case
+    # prefix, a toggle of five options carries 45 + 19 + 2 (selection "1f") + 1 = 67 bytes.
+    monkeypatch.setattr(callback_data, "CASE_PREFIX_LENGTH", 27)
+    assert callback_data.multi_choice_worst_size(5) == 67
+    path = write_flow(tmp_path, REFERRAL_FLOW)
+    (warning,) = [warning for warning in warnings_at(check_flows([path]).warnings, "needs") if "callback data" in warning.message]
+    assert warning.message == (
+        "the toggle buttons of the multi-choice question carry up to 67 bytes of callback data, "
+        "over Telegram's 64: the question's keyboard would be refused"
+    )
+
+
 # --- Referrals -------------------------------------------------------------------------------------
 
 DIRECTORY = """\

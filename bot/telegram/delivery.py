@@ -20,6 +20,8 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from bot.dispatch import retry_delay
+from bot.i18n import DEFAULT_LANGUAGE, translator
+from bot.render import DONE
 from bot.telegram.keyboards import ButtonSigner, alert_keyboard, keyboard_for, text_for
 from storage import Database, Delivery, claim_pending, enqueue, record_failure, record_sent, release
 
@@ -186,7 +188,12 @@ class TelegramDelivery:
             markup: InlineKeyboardMarkup | None = alert_keyboard(str(payload["alert_code"]), self.signer, self.alert_labels)
         else:
             prompt = payload.get("prompt")
-            markup = keyboard_for(prompt, delivery.case_id or "", self.signer) if delivery.case_id else None
+            markup = None
+            if delivery.case_id:
+                # A multi-choice prompt carries its Done label in the case's language (rows queued
+                # before it did get the default language's).
+                done = str((prompt or {}).get("done") or translator(DEFAULT_LANGUAGE).text(DONE))
+                markup = keyboard_for(prompt, delivery.case_id, self.signer, done_label=done)
         message = await self.bot.send_message(chat_id=chat_id, text=text_for(str(payload.get("text", "")), payload.get("prompt")), reply_markup=markup)
         return str(message.message_id) if delivery.kind == "alert" else None
 

@@ -18,13 +18,13 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.cases import OPEN_STATUSES, CaseService, DuplicateUpdate, StaleStep
+from bot.cases import OPEN_STATUSES, CaseService, CaseSummary, DuplicateUpdate, StaleStep
 from bot.escalation import EscalationDesk
-from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume
+from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, InputType, Note, OverrideFlag, Pause, RaiseFlag, Resume
 from bot.i18n import N_, SUPPORTED_LANGUAGES, pick_language, translator
 from bot.reloading import ReloadStatus
 from bot.telegram.delivery import TelegramDelivery, enqueue_notice, recipient_for
-from bot.telegram.keyboards import ButtonSigner
+from bot.telegram.keyboards import DONE, ButtonSigner, TogglePress, keyboard_for
 from bot.telegram.locks import ChatLocks
 from bot.telegram.membership import MemberView, Membership, StrangerLimiter
 from bot.telegram.texts import COMMANDS, STRANGER, SUPERVISOR_COMMANDS
@@ -164,14 +164,26 @@ class TelegramFront:
         assert query is not None
         _ = translator(language).text
         case = await asyncio.to_thread(self.service.unfinished_case, member.volunteer_key)
-        press = self.signer.decode(query.data, case.id) if case is not None and case.status in OPEN_STATUSES else None
-        if press is None or case is None:
+        if case is not None and case.status not in OPEN_STATUSES:
+            case = None
+        toggle = self.signer.decode_toggle(query.data, case.id) if case is not None else None
+        if case is not None and toggle is not None and (toggle.pressed is not None or not toggle.selection):
+            await self._toggle(query, case, toggle, language)
+            return
+        # An option button answers with its number; Done with the ticked options ("1,3"), as if typed.
+        press = self.signer.decode(query.data, case.id) if case is not None else None
+        if press is not None:
+            answer: tuple[str, int] | None = (str(press.option + 1), press.step)
+        else:
+            answer = (toggle.typed, toggle.step) if toggle is not None else None
+        if case is None or answer is None:
             await self._answer_query(query, _(N_("This button is not valid any more.")))
             return
+        typed, step = answer
         try:
             await asyncio.to_thread(
-                self.service.act, case.id, Answer(str(press.option + 1)), member.display_name,
-                update_id=update.update_id, typed=True, expected_step=press.step,
+                self.service.act, case.id, Answer(typed), member.display_name,
+                update_id=update.update_id, typed=True, expected_step=step,
             )
         except StaleStep:
             await self._answer_query(query, _(N_("This button belongs to an earlier question.")))
@@ -182,6 +194,33 @@ class TelegramFront:
                 await query.edit_message_reply_markup(reply_markup=None)
             except TelegramError:
                 LOGGER.info("could not remove a pressed keyboard; the step binding still guards it")
+
+    async def _toggle(self, query: CallbackQuery, case: CaseSummary, toggle: TogglePress, language: str) -> None:
+        """A tap on a multi-choice keyboard: the keyboard shows the new selection, nothing is stored.
+        Done with nothing ticked only gets a note."""
+        _ = translator(language).text
+        if toggle.step != case.step:
+            await self._answer_query(query, _(N_("This button belongs to an earlier question.")))
+            return
+        if toggle.pressed is None:
+            await self._answer_query(query, _(N_("Tick at least one option first, then press Done.")))
+            return
+        flow = await asyncio.to_thread(self.service.flow_of, case)
+        node = flow.nodes.get(case.node)
+        question = node.input if node is not None else None
+        if question is None or question.type is not InputType.MULTI_CHOICE or toggle.pressed >= len(question.options):
+            await self._answer_query(query, _(N_("This button is not valid any more.")))
+            return
+        # Rebuilt as the delivery built it: the case's language, the question's options in order.
+        labels = translator(case.language).text
+        prompt = {"type": "multi_choice", "step": toggle.step, "options": [{"key": o.key, "label": labels(o.label)} for o in question.options]}
+        markup = keyboard_for(prompt, case.id, self.signer, done_label=labels(DONE), selection=toggle.after)
+        if query.message is not None:
+            try:
+                await query.edit_message_reply_markup(reply_markup=markup)
+            except TelegramError:
+                LOGGER.info("could not show a toggled keyboard")
+        await self._answer_query(query, None)
 
     async def _alert_button(self, update: Update, member: MemberView, language: str) -> None:
         query = update.callback_query
