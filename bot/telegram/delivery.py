@@ -13,7 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 from telegram import Bot, InlineKeyboardMarkup
@@ -31,6 +31,19 @@ LOGGER = logging.getLogger(__name__)
 # One chat's outcome: rows sent, where alerts landed, the failure that stopped it, the rows held
 # back (behind a failure, or waiting for the chat's pace) and when they are due again.
 ChatResult = tuple[list[int], dict[int, str], list[tuple[Delivery, str, datetime]], list[int], datetime | None]
+
+
+# At shutdown, sends already under way get this long to finish and be recorded; one still hanging
+# after it keeps its lease and is sent again by the next start.
+SHUTDOWN_WAIT_SECONDS = 5.0
+
+
+def _by_chat(claimed: list[Delivery]) -> list[list[Delivery]]:
+    """Claimed rows grouped by recipient, each group in id order (the order they were written)."""
+    chats: OrderedDict[str, list[Delivery]] = OrderedDict()
+    for delivery in claimed:
+        chats.setdefault(delivery.recipient, []).append(delivery)
+    return list(chats.values())
 
 
 def recipient_for(role: str, telegram_user_id: int) -> str:
@@ -113,38 +126,60 @@ class TelegramDelivery:
         self._wake.set()
 
     async def run(self) -> None:
-        """Claim a batch, send it, then record it and claim the next in one transaction, until a
-        claim comes back empty; then wait for a commit to wake the loop, or the next sweep."""
+        """Each chat's claimed rows are sent by a task of their own; the loop records what finished
+        and claims more in one transaction whenever a commit wakes it, a chat finishes, or the sweep
+        comes round. A chat whose send hangs holds up only itself: its rows stay leased, and the
+        claim's order rule keeps that chat's later rows back, while every other chat goes on."""
+        sending: dict[asyncio.Task[ChatResult], int] = {}  # each chat's task, and how many rows it holds
+        finished: list[ChatResult] = []
         while not self._stopped:
             try:
                 self._wake.clear()  # before the claim: a commit after it wakes the loop again
-                claimed = await asyncio.to_thread(self._settle, [])
-                while claimed and not self._stopped:
-                    results = await self._send_batch(claimed)
-                    self._wake.clear()
-                    claimed = await asyncio.to_thread(self._settle, results)
+                room = self.batch - sum(sending.values())
+                claimed = await asyncio.to_thread(self._settle, finished, room)
+                finished = []
+                for rows in _by_chat(claimed):
+                    task = asyncio.create_task(self._send_chat(rows))
+                    task.add_done_callback(lambda _task: self._wake.set())  # record it, claim that chat's next
+                    sending[task] = len(rows)
             except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
+                # What finished and was not recorded is sent again when its lease runs out.
                 LOGGER.exception("outbox delivery failed; retrying at the next sweep")
+                finished = []
+            finished += await self._next_event(sending)
+        finished += await self._next_event(sending, until_all_done=True)
+        if finished:
+            await asyncio.to_thread(self._settle, finished, 0)
+
+    async def _next_event(self, sending: dict[asyncio.Task[ChatResult], int], *, until_all_done: bool = False) -> list[ChatResult]:
+        """Wait for a wake (a commit, or a chat's task finishing) or the sweep; return the results of
+        the tasks that finished. At shutdown, wait a little for the sends under way instead."""
+        if until_all_done:
+            if sending:
+                await asyncio.wait(sending, timeout=SHUTDOWN_WAIT_SECONDS)
+        else:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
             except asyncio.TimeoutError:
                 pass
+        results = []
+        for task in [task for task in sending if task.done()]:
+            del sending[task]
+            if task.cancelled() or task.exception() is not None:
+                LOGGER.error("sending to a chat failed unexpectedly: %r", None if task.cancelled() else task.exception())
+                continue  # its rows are claimed again when their lease runs out
+            results.append(task.result())
+        return results
 
-    async def _send_batch(self, claimed: list[Delivery]) -> list[ChatResult]:
-        chats: OrderedDict[str, list[Delivery]] = OrderedDict()
-        for delivery in claimed:
-            chats.setdefault(delivery.recipient, []).append(delivery)
-        return list(await asyncio.gather(*(self._send_chat(rows) for rows in chats.values())))
-
-    def _settle(self, results: list[ChatResult]) -> list[Delivery]:
-        """Record what the last batch did, then claim the next batch, in one transaction.
+    def _settle(self, results: list[ChatResult], room: int) -> list[Delivery]:
+        """Record what finished, then claim up to `room` more rows, in one transaction.
 
         Not durable: a "sent" mark lost in a power cut means a message is sent twice, and a lost
         lease means a row is claimed again; neither loses a message."""
         with self.database.transaction(durable=False) as session:
             if results:
                 self._record(session, results)
-            return claim_pending(session, self.clock(), self.lease, self.batch)
+            return claim_pending(session, self.clock(), self.lease, room) if room > 0 else []
 
     async def _send_chat(self, rows: list[Delivery]) -> ChatResult:
         """Send one chat's rows in order; stop at the first failure and hold the rest behind it."""
