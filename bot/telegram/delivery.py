@@ -33,6 +33,11 @@ LOGGER = logging.getLogger(__name__)
 ChatResult = tuple[list[int], dict[int, str], list[tuple[Delivery, str, datetime]], list[int], datetime | None]
 
 
+# Requests to the Bot API at once, over all chats. Enough to keep Telegram's 30 messages a second
+# flowing at its round-trip times; more only grows the HTTP connection pool, which httpcore walks
+# on every request.
+MAX_CONCURRENT_SENDS = 16
+
 # At shutdown, sends already under way get this long to finish and be recorded; one still hanging
 # after it keeps its lease and is sent again by the next start.
 SHUTDOWN_WAIT_SECONDS = 5.0
@@ -116,6 +121,7 @@ class TelegramDelivery:
         self.alert_labels = alert_labels
         self._wake = asyncio.Event()
         self._stopped = False
+        self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
 
     def wake(self) -> None:
         """Called after a step commits, so its replies leave now rather than at the next sweep."""
@@ -192,7 +198,8 @@ class TelegramDelivery:
                 # Not a failure: this chat's rows go back unsent, due when its pace allows.
                 return sent, refs, [], [row.id for row in rows[position:]], self.clock() + timedelta(seconds=wait)
             try:
-                ref = await self._send(delivery)
+                async with self._sends:
+                    ref = await self._send(delivery)
             except RetryAfter as error:
                 wait = error.retry_after if isinstance(error.retry_after, (int, float)) else error.retry_after.total_seconds()
                 retry_at = self.clock() + timedelta(seconds=float(wait))
