@@ -43,7 +43,8 @@ class Plan:
 FULL = Plan(
     20, 500, 25, 200, 4000, 300, 100, 10_000, 2000, 200,
     WebhookPlan(
-        closed=((1, 200), (10, 1000), (100, 2000)), open_chats=100, open_rates=(300.0, 30.0), open_seconds=5.0,
+        # 300/s three times over (in turns with the echo bot): the target is judged on the median p99.
+        closed=((1, 200), (10, 1000), (100, 2000)), open_chats=100, open_rates=(300.0, 300.0, 300.0, 30.0), open_seconds=5.0,
         warmup_rounds=3, shipped_seconds=5.0, shipped_open_seconds=1.0,
     ),
     20,

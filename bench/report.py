@@ -115,15 +115,18 @@ def _webhook_checks(webhook: WebhookResult) -> list[Check]:
                 added <= WEBHOOK_ADDED_MS,
             )
         )
-    loaded = next((run for run in webhook.runs if run.target == OURS and run.offered == WEBHOOK_RATE), None)
-    if loaded is not None:
-        kept_up = loaded.rate >= WEBHOOK_KEPT_UP * WEBHOOK_RATE
+    loaded = [run for run in webhook.runs if run.target == OURS and run.offered == WEBHOOK_RATE]
+    if loaded:
+        # The median run: one stall of this shared host can take a whole 5 s run's p99 with it.
+        middle = sorted(loaded, key=lambda run: run.latency.p99_ms)[(len(loaded) - 1) // 2]
+        kept_up = all(run.rate >= WEBHOOK_KEPT_UP * WEBHOOK_RATE for run in loaded)
+        each = ", ".join(f"{run.latency.p99_ms:.0f}" for run in loaded)
         found.append(
             Check(
-                f"webhook: p99 at {WEBHOOK_RATE:.0f} updates/s offered (limits lifted)",
+                f"webhook: p99 at {WEBHOOK_RATE:.0f} updates/s offered (limits lifted), median of {len(loaded)} runs",
                 f"<= {WEBHOOK_P99_MS:.0f} ms, keeping up",
-                f"{loaded.latency.p99_ms:.0f} ms at {loaded.rate:.0f}/s achieved",
-                kept_up and loaded.latency.p99_ms <= WEBHOOK_P99_MS,
+                f"{middle.latency.p99_ms:.0f} ms (runs: {each} ms) at {min(run.rate for run in loaded):.0f}/s or more",
+                kept_up and middle.latency.p99_ms <= WEBHOOK_P99_MS,
             )
         )
     return found
@@ -371,7 +374,10 @@ def markdown_report(results: Results) -> str:
         "A bare python-telegram-bot echo bot (`bench/echo_bot.py`, same builder settings, same webhook",
         "arguments) gets the same updates, in turns with ours. Closed loops: each chat sends an update,",
         "waits for its reply, sends the next. Open loops: 100 chats in turn at a fixed rate, whatever the",
-        "replies do.",
+        "replies do. The 300/s open loop runs three times for each bot, in turns, and its target is judged",
+        "on the median of the three p99s: a stall of this shared host during one 5 s run decides that run's",
+        "p99 whatever the code does (the echo bot's own median at one chat moved between 1.0 and 4.2 ms",
+        "over this day's runs).",
         "",
         *_table(WEBHOOK_HEADERS, _webhook_rows(results.webhook), markdown=True),
         "",

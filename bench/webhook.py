@@ -140,13 +140,20 @@ class WebhookResult:
         return None
 
     def pairs(self) -> list[tuple[LoadRun, LoadRun]]:
-        """(ours, echo) for every load both ran."""
+        """(ours, echo) for every load both ran; a load run more than once pairs its runs in order."""
         found = []
+        taken: set[int] = set()
         for run in self.runs:
-            if run.target == OURS:
-                echo = self.find(ECHO, run.chats, run.offered)
-                if echo is not None:
-                    found.append((run, echo))
+            if run.target != OURS:
+                continue
+            echo = next(
+                (index for index, other in enumerate(self.runs)
+                 if index not in taken and other.target == ECHO and (other.chats, other.offered) == (run.chats, run.offered)),
+                None,
+            )
+            if echo is not None:
+                taken.add(echo)
+                found.append((run, self.runs[echo]))
         return found
 
 
