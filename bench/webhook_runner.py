@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 
 from bot.settings import Settings, TelegramSettings
-from bot.telegram.app import build_application, serve
+from bot.telegram.app import build_application, configure_logging, serve
 from bot.telegram.delivery import ChatPacer, TelegramDelivery
 
 UNPACED = 10**9  # a bucket this deep never runs dry in a benchmark: the pacer's bookkeeping runs, it never waits
@@ -26,9 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     telegram = TelegramSettings.from_env(webhook=True)
-    # As bot.cli does before bot.telegram.app.run.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()  # as bot.cli does before bot.telegram.app.run
     application = build_application(settings, telegram, global_rate=args.global_rate)
     if args.no_chat_pacer:
         delivery: TelegramDelivery = application.bot_data["delivery"]

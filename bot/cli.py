@@ -132,17 +132,14 @@ NOT_MIGRATED = "pendamping: the database is not migrated; run `pendamping db upg
 
 
 def _run(settings: Settings, *, webhook: bool) -> int:
-    import logging
-
     from bot.settings import TelegramSettings
-    from bot.telegram.app import run
+    from bot.telegram.app import configure_logging, run
 
     telegram = TelegramSettings.from_env(webhook=webhook)
     if not _migrated(settings.database_url):
         print(NOT_MIGRATED, file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, bot token included
+    configure_logging()
     run(settings, telegram, webhook=webhook)
     return 0
 

@@ -153,6 +153,17 @@ async def _reload_flows(service: CaseService) -> None:
     LOGGER.log(logging.WARNING if outcome.status is ReloadStatus.REFUSED else logging.INFO, "SIGHUP: %s", outcome.summary)
 
 
+def configure_logging() -> None:
+    """INFO for the bot's own records; libraries that log per request or per step only warn.
+
+    httpx logs every request URL, bot token included; tornado every webhook POST; transitions
+    every state change and callback of every step. At hundreds of updates a second those lines
+    cost more CPU than the step itself, and they say nothing the event log does not."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "tornado.access", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def run(settings: Settings, telegram: TelegramSettings, *, webhook: bool) -> None:
     asyncio.run(serve(build_application(settings, telegram), telegram, webhook=webhook))
 
