@@ -38,6 +38,11 @@ ChatResult = tuple[list[int], dict[int, str], list[tuple[Delivery, str, datetime
 # on every request.
 MAX_CONCURRENT_SENDS = 16
 
+# How soon finished sends are recorded when no commit wakes the loop first. A chat's next rows
+# wait for its last ones to be recorded, so this bounds that wait; a "sent" mark is at most this
+# late, which after a crash means the message is sent again.
+RECORD_DELAY_SECONDS = 0.05
+
 # At shutdown, sends already under way get this long to finish and be recorded; one still hanging
 # after it keeps its lease and is sent again by the next start.
 SHUTDOWN_WAIT_SECONDS = 5.0
@@ -132,42 +137,48 @@ class TelegramDelivery:
         self._wake.set()
 
     async def run(self) -> None:
-        """Each chat's claimed rows are sent by a task of their own; the loop records what finished
-        and claims more in one transaction whenever a commit wakes it, a chat finishes, or the sweep
-        comes round. A chat whose send hangs holds up only itself: its rows stay leased, and the
-        claim's order rule keeps that chat's later rows back, while every other chat goes on."""
+        """Each chat's claimed rows are sent by a task of their own. The loop records what finished
+        and claims more, in one transaction, when a commit wakes it, when sends finished at least
+        RECORD_DELAY ago (so one transaction records the sends of many chats, or of one chat's
+        next step too), and at every sweep. A chat whose send hangs holds up only itself: its rows
+        stay leased, and the claim's order rule keeps that chat's later rows back."""
         sending: dict[asyncio.Task[ChatResult], int] = {}  # each chat's task, and how many rows it holds
         finished: list[ChatResult] = []
+        loop = asyncio.get_running_loop()
+        last_claim = -float("inf")
         while not self._stopped:
-            try:
-                self._wake.clear()  # before the claim: a commit after it wakes the loop again
-                room = self.batch - sum(sending.values())
-                claimed = await asyncio.to_thread(self._settle, finished, room)
-                finished = []
-                for rows in _by_chat(claimed):
-                    task = asyncio.create_task(self._send_chat(rows))
-                    task.add_done_callback(lambda _task: self._wake.set())  # record it, claim that chat's next
-                    sending[task] = len(rows)
-            except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
-                # What finished and was not recorded is sent again when its lease runs out.
-                LOGGER.exception("outbox delivery failed; retrying at the next sweep")
-                finished = []
-            finished += await self._next_event(sending)
-        finished += await self._next_event(sending, until_all_done=True)
+            woken = self._wake.is_set()
+            if woken or finished or loop.time() - last_claim >= self.sweep_seconds:
+                try:
+                    self._wake.clear()  # before the claim: a commit after it wakes the loop again
+                    last_claim = loop.time()
+                    claimed = await asyncio.to_thread(self._settle, finished, self.batch - sum(sending.values()))
+                    finished = []
+                    for rows in _by_chat(claimed):
+                        sending[asyncio.create_task(self._send_chat(rows))] = len(rows)
+                except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
+                    # What finished and was not recorded is sent again when its lease runs out.
+                    LOGGER.exception("outbox delivery failed; retrying at the next sweep")
+                    finished = []
+            # While sends are under way, look again soon to record them; otherwise wait for a
+            # commit or the sweep.
+            await self._wait(RECORD_DELAY_SECONDS if sending else self.sweep_seconds)
+            finished += self._finished(sending)
+        if sending:
+            await asyncio.wait(sending, timeout=SHUTDOWN_WAIT_SECONDS)
+        finished += self._finished(sending)
         if finished:
             await asyncio.to_thread(self._settle, finished, 0)
 
-    async def _next_event(self, sending: dict[asyncio.Task[ChatResult], int], *, until_all_done: bool = False) -> list[ChatResult]:
-        """Wait for a wake (a commit, or a chat's task finishing) or the sweep; return the results of
-        the tasks that finished. At shutdown, wait a little for the sends under way instead."""
-        if until_all_done:
-            if sending:
-                await asyncio.wait(sending, timeout=SHUTDOWN_WAIT_SECONDS)
-        else:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
-            except asyncio.TimeoutError:
-                pass
+    async def _wait(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    @staticmethod
+    def _finished(sending: dict[asyncio.Task[ChatResult], int]) -> list[ChatResult]:
+        """The results of the chats' tasks that are done, taken out of `sending`."""
         results = []
         for task in [task for task in sending if task.done()]:
             del sending[task]
@@ -211,6 +222,10 @@ class TelegramDelivery:
             sent.append(delivery.id)
             if ref is not None:
                 refs[delivery.id] = ref
+        if refs:
+            # Alerts went out: their message ids are recorded now, not after RECORD_DELAY, so a
+            # supervisor's Take can edit every copy however quickly it comes.
+            self._wake.set()
         return sent, refs, [], [], None
 
     async def _send(self, delivery: Delivery) -> str | None:
