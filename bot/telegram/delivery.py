@@ -43,6 +43,10 @@ MAX_CONCURRENT_SENDS = 16
 # late, which after a crash means the message is sent again.
 RECORD_DELAY_SECONDS = 0.05
 
+# How long a batch may hold up the next claim while one of its chats' sends hangs; after it, the
+# hanging chat is left to finish on its own and the others go on.
+HANG_GRACE_SECONDS = 0.5
+
 # At shutdown, sends already under way get this long to finish and be recorded; one still hanging
 # after it keeps its lease and is sent again by the next start.
 SHUTDOWN_WAIT_SECONDS = 5.0
@@ -137,33 +141,40 @@ class TelegramDelivery:
         self._wake.set()
 
     async def run(self) -> None:
-        """Each chat's claimed rows are sent by a task of their own. The loop records what finished
-        and claims more, in one transaction, when a commit wakes it, when sends finished at least
-        RECORD_DELAY ago (so one transaction records the sends of many chats, or of one chat's
-        next step too), and at every sweep. A chat whose send hangs holds up only itself: its rows
-        stay leased, and the claim's order rule keeps that chat's later rows back."""
+        """Claim a batch, send each chat's rows in a task of its own, and wait for the batch (at most
+        HANG_GRACE_SECONDS) while new commits pile up for the next claim. Finished sends are recorded
+        by that next claim's transaction, or after RECORD_DELAY_SECONDS when no commit comes first.
+        A chat whose send hangs holds the others up once, for the grace at most: its rows stay
+        leased, the claim's order rule keeps its later rows back, and later batches go without it."""
         sending: dict[asyncio.Task[ChatResult], int] = {}  # each chat's task, and how many rows it holds
         finished: list[ChatResult] = []
         loop = asyncio.get_running_loop()
-        last_claim = -float("inf")
+        last_claim = finished_at = -float("inf")
         while not self._stopped:
-            woken = self._wake.is_set()
-            if woken or finished or loop.time() - last_claim >= self.sweep_seconds:
+            now = loop.time()
+            due = self._wake.is_set() or now - last_claim >= self.sweep_seconds
+            if due or (finished and now - finished_at >= RECORD_DELAY_SECONDS):
+                batch: list[asyncio.Task[ChatResult]] = []
                 try:
                     self._wake.clear()  # before the claim: a commit after it wakes the loop again
-                    last_claim = loop.time()
+                    last_claim = now
                     claimed = await asyncio.to_thread(self._settle, finished, self.batch - sum(sending.values()))
                     finished = []
                     for rows in _by_chat(claimed):
-                        sending[asyncio.create_task(self._send_chat(rows))] = len(rows)
+                        batch.append(asyncio.create_task(self._send_chat(rows)))
+                        sending[batch[-1]] = len(rows)
                 except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
                     # What finished and was not recorded is sent again when its lease runs out.
                     LOGGER.exception("outbox delivery failed; retrying at the next sweep")
                     finished = []
-            # While sends are under way, look again soon to record them; otherwise wait for a
-            # commit or the sweep.
-            await self._wait(RECORD_DELAY_SECONDS if sending else self.sweep_seconds)
-            finished += self._finished(sending)
+                if batch:
+                    await asyncio.wait(batch, timeout=HANG_GRACE_SECONDS)
+            else:
+                await self._wait(RECORD_DELAY_SECONDS if finished or sending else self.sweep_seconds)
+            done = self._finished(sending)
+            if done and not finished:
+                finished_at = loop.time()
+            finished += done
         if sending:
             await asyncio.wait(sending, timeout=SHUTDOWN_WAIT_SECONDS)
         finished += self._finished(sending)
