@@ -477,6 +477,8 @@ def _chats(count: int) -> list[int]:
 
 async def _warm_up(generator: Generator, chats: Sequence[int], rounds: int) -> None:
     """A case for every chat (the echo bot just echoes /new), then typed answers."""
+    if not chats:
+        return
     await generator.closed(chats, len(chats), text="/new")
     if rounds:
         await generator.closed(chats, rounds * len(chats))
@@ -490,13 +492,19 @@ async def _compare(plan: WebhookPlan, ours: Target, echo: Target, chats: list[in
     """Ours and the echo bot, run after run in turn so drift on the host hits both alike."""
     runs: list[LoadRun] = []
     generators = [Generator(ours), Generator(echo)]
+    warmed = 0
     try:
-        for generator in generators:
-            await _warm_up(generator, chats, plan.warmup_rounds)
         for count, updates in plan.closed:
+            # Only the chats a load uses are warmed before it: a bot's HTTP pool grown by a hundred
+            # chats at once would otherwise still be walked during the one-chat loop.
+            for generator in generators:
+                await _warm_up(generator, chats[warmed:count], plan.warmup_rounds)
+            warmed = max(warmed, count)
             for generator in generators:
                 _say(f"webhook: {generator.target.name}, closed loop, {count} chats, {updates} updates")
                 runs.append(await generator.closed(chats[:count], updates))
+        for generator in generators:
+            await _warm_up(generator, chats[warmed : plan.open_chats], plan.warmup_rounds)
         for rate in plan.open_rates:
             for generator in generators:
                 _say(f"webhook: {generator.target.name}, open loop, {rate:.0f}/s for {plan.open_seconds:g} s")
