@@ -475,13 +475,18 @@ def _chats(count: int) -> list[int]:
     return [FIRST_CHAT + index for index in range(count)]
 
 
+WARMUP_UPDATES = 100
+
+
 async def _warm_up(generator: Generator, chats: Sequence[int], rounds: int) -> None:
-    """A case for every chat (the echo bot just echoes /new), then typed answers."""
+    """A case for every chat (the echo bot just echoes /new), then typed answers: `rounds` per chat,
+    and at least WARMUP_UPDATES in all, so caches (SQLAlchemy's compiled statements, imports made
+    on first use) are warm before the first measured update even when a load uses one chat."""
     if not chats:
         return
     await generator.closed(chats, len(chats), text="/new")
     if rounds:
-        await generator.closed(chats, rounds * len(chats))
+        await generator.closed(chats, max(rounds * len(chats), WARMUP_UPDATES))
 
 
 def _say(message: str) -> None:
