@@ -39,7 +39,6 @@ __all__ = [
     "ButtonSigner",
     "TogglePress",
     "alert_keyboard",
-    "has_toggle_keyboard",
     "keyboard_for",
     "text_for",
 ]
@@ -148,7 +147,7 @@ class ButtonSigner:
         return ButtonPress(parts[1], step, option)
 
 
-def has_toggle_keyboard(prompt: dict[str, Any] | None) -> bool:
+def _has_toggle_keyboard(prompt: dict[str, Any] | None) -> bool:
     """A multi-choice question whose options fit a toggle keyboard's bitmask; more are typed."""
     if not prompt or prompt.get("type") != "multi_choice":
         return False
@@ -162,7 +161,7 @@ def keyboard_for(
     `selection` with a Done button labelled `done_label` (translated by the caller)."""
     if not prompt:
         return None
-    if has_toggle_keyboard(prompt):
+    if _has_toggle_keyboard(prompt):
         return _toggle_keyboard(prompt, case_id, signer, done_label, selection)
     if prompt.get("type") not in ("choice", "yes_no"):
         return None
