@@ -60,7 +60,11 @@ class Ladder:
         wait = self.deadlines.for_level(level) or self.deadlines.p1
         return self._from_tier(session, min(tier + 1, LAST_TIER), now + wait)
 
-    def _from_tier(self, session: Session, tier: int, deadline_at: datetime) -> Page:
+    def on_duty(self, session: Session) -> tuple[str, ...]:
+        """Whoever a page would reach first now: on call, else backup, else every supervisor."""
+        return self._from_tier(session, 0, None).recipients
+
+    def _from_tier(self, session: Session, tier: int, deadline_at: datetime | None) -> Page:
         for candidate in range(tier, LAST_TIER + 1):
             recipients = tuple(self.tiers(session, candidate))
             if recipients:

@@ -24,7 +24,7 @@ from storage.escalations import (
     take_escalation,
     taken_for_volunteer,
 )
-from storage.follow_ups import follow_ups_of, schedule_follow_up
+from storage.follow_ups import due_follow_ups, follow_ups_of, schedule_follow_up
 from storage.flows import FlowRevisionConflict, flow_source, register_flow_revision
 from storage.members import (
     InviteProblem,
@@ -96,6 +96,7 @@ __all__ = [
     "find_member",
     "find_open_case",
     "flow_source",
+    "due_follow_ups",
     "follow_ups_of",
     "forget_processed_updates",
     "hash_token",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import CaseSession, FollowUp
 
-__all__ = ["follow_ups_of", "schedule_follow_up"]
+__all__ = ["due_follow_ups", "follow_ups_of", "schedule_follow_up"]
 
 
 def schedule_follow_up(session: Session, case: CaseSession, *, kind: str, due_at: datetime, now: datetime) -> FollowUp:
@@ -20,3 +20,16 @@ def schedule_follow_up(session: Session, case: CaseSession, *, kind: str, due_at
 
 def follow_ups_of(session: Session, case_id: str) -> list[FollowUp]:
     return list(session.scalars(select(FollowUp).where(FollowUp.session_id == case_id).order_by(FollowUp.due_at)))
+
+
+def due_follow_ups(session: Session, now: datetime, limit: int = 50) -> list[FollowUp]:
+    """Scheduled follow-ups whose time has come, oldest first; PostgreSQL skips those another
+    sweeper holds, so each is reminded of once."""
+    query = (
+        select(FollowUp)
+        .where(FollowUp.status == "scheduled", FollowUp.due_at <= now)
+        .order_by(FollowUp.due_at, FollowUp.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))

@@ -16,6 +16,7 @@ from bot.dispatch import Dispatcher
 from bot.escalation import EscalationDesk, QueueEntry
 from bot.engine import Answer, Back, CallSupervisor, Cancel, Input, Note, OverrideFlag, Pause, RaiseFlag, Resume
 from bot.i18n import N_, Translator
+from bot.reminders import FollowUpReminders
 
 __all__ = ["ConsoleRunner"]
 
@@ -49,6 +50,7 @@ class ConsoleRunner:
         self.sender = ConsoleSender(stdout, translator)
         self.dispatcher = Dispatcher(service.database, self.sender, service.clock)
         self.desk = EscalationDesk(service)
+        self.reminders = FollowUpReminders(service)
         self.case: CaseSummary | None = None
         self.interactive = stdin.isatty()
 
@@ -100,8 +102,9 @@ class ConsoleRunner:
             self.say(N_("Please answer 1 or 2."))
 
     def handle(self, line: str) -> None:
-        # Deadlines are fired from the database between inputs: the console has no timer thread.
-        if self.desk.sweep():
+        # Deadlines and due follow-ups are fired from the database between inputs: the console has
+        # no timer thread.
+        if self.desk.sweep() + self.reminders.sweep():
             self.deliver()
         command, _space, args = line.partition(" ")
         if command in SUPERVISOR_COMMANDS:

@@ -17,6 +17,7 @@ from telegram.request import BaseRequest
 from bot.cases import CaseService, utcnow
 from bot.directory import load_directory
 from bot.escalation import EscalationDesk
+from bot.reminders import FollowUpReminders
 from bot.i18n import N_, SUPPORTED_LANGUAGES, translator
 from bot.lexicon import load_lexicon
 from bot.ladder import Ladder
@@ -82,7 +83,8 @@ def build_application(
         service, Membership(database, timedelta(hours=telegram.invite_hours)), delivery, signer, settings.language, utcnow, desk
     )
     application.add_handler(TypeHandler(Update, front.on_update))
-    application.bot_data.update(service=service, delivery=delivery, front=front, database=database, desk=desk)
+    reminders = FollowUpReminders(service)
+    application.bot_data.update(service=service, delivery=delivery, front=front, database=database, desk=desk, reminders=reminders)
     application.post_init = _started
     application.post_shutdown = _stopped
     return application
@@ -100,17 +102,19 @@ async def _started(application: Application[Any, Any, Any, Any, Any, Any]) -> No
     default = [BotCommand(name, translator(front.default_language).text(text)) for name, text in COMMANDS]
     await application.bot.set_my_commands(default)
     application.bot_data["delivery_task"] = asyncio.create_task(delivery.run())
-    application.bot_data["sweeper_task"] = asyncio.create_task(_sweep(application.bot_data["desk"], delivery))
+    application.bot_data["sweeper_task"] = asyncio.create_task(
+        _sweep(application.bot_data["desk"], application.bot_data["reminders"], delivery)
+    )
     LOGGER.info("Pendamping is running as @%s", application.bot.username)
 
 
-async def _sweep(desk: EscalationDesk, delivery: TelegramDelivery, every: float = 1.0) -> None:
-    """Fire escalation deadlines from the database once a second; a restart loses none of them.
+async def _sweep(desk: EscalationDesk, reminders: FollowUpReminders, delivery: TelegramDelivery, every: float = 1.0) -> None:
+    """Fire escalation deadlines and due follow-ups from the database once a second; a restart loses none.
     Once an hour, old delivered messages and update ids are purged so the outbox stays small."""
     sweeps = 0
     while True:
         try:
-            if await asyncio.to_thread(desk.sweep):
+            if await asyncio.to_thread(desk.sweep) + await asyncio.to_thread(reminders.sweep):
                 delivery.wake()
             sweeps += 1
             if sweeps % 3600 == 1:

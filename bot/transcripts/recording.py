@@ -154,6 +154,7 @@ def _record(
         if minutes is not None:
             clock.now += timedelta(minutes=minutes)
             runner.desk.sweep()
+            runner.reminders.sweep()
             runner.deliver()
         else:
             runner.handle(line)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
 
 from bot.cases import utcnow
-from storage import add_member
+from storage import add_member, schedule_follow_up
+from storage.models import CaseSession
 from tests.telegram.harness import SUPERVISOR, VOLUNTEER, Harness, running_bot
 
 BACKUP = SUPERVISOR + 1
@@ -109,3 +113,19 @@ def test_the_supervisors_group_gets_a_copy_and_a_supervisor_can_take_it_there(tm
         await bot.until(lambda: all("✅" in m["text"] for m in bot.api.sent(GROUP) if m["text"].startswith("🚨")))
 
     run(tmp_path, scenario, group=GROUP)
+
+
+def test_a_follow_up_falling_due_reaches_the_volunteer_and_the_supervisor_on_call(tmp_path):
+    async def scenario(bot: Harness) -> None:
+        await bot.say(SUPERVISOR, "/oncall on")
+        await bot.say(VOLUNTEER, "/new")
+        await bot.until(lambda: bot.api.texts(VOLUNTEER))
+        with bot.database.transaction() as session:
+            case = session.scalars(select(CaseSession)).one()
+            schedule_follow_up(session, case, kind="callback", due_at=utcnow() - timedelta(seconds=1), now=utcnow())
+            code = case.case_code
+        # The sweeper runs once a second.
+        await bot.until(lambda: any(t.startswith(f"⏰ Kasus {code}: telepon balik") for t in bot.api.texts(VOLUNTEER)))
+        await bot.until(lambda: any(t.startswith(f"⏰ Kasus {code}") and "relawan sudah diingatkan" in t for t in bot.api.texts(SUPERVISOR)))
+
+    run(tmp_path, scenario)
