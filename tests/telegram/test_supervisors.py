@@ -127,5 +127,7 @@ def test_a_follow_up_falling_due_reaches_the_volunteer_and_the_supervisor_on_cal
         # The sweeper runs once a second.
         await bot.until(lambda: any(t.startswith(f"⏰ Kasus {code}: telepon balik") for t in bot.api.texts(VOLUNTEER)))
         await bot.until(lambda: any(t.startswith(f"⏰ Kasus {code}") and "relawan sudah diingatkan" in t for t in bot.api.texts(SUPERVISOR)))
+        await asyncio.sleep(1.5)  # another sweep or two: no second reminder
+        assert len([t for t in bot.api.texts(VOLUNTEER) if t.startswith(f"⏰ Kasus {code}")]) == 1
 
     run(tmp_path, scenario)
