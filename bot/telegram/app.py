@@ -114,7 +114,8 @@ async def _sweep(desk: EscalationDesk, reminders: FollowUpReminders, delivery: T
     sweeps = 0
     while True:
         try:
-            if await asyncio.to_thread(desk.sweep) + await asyncio.to_thread(reminders.sweep):
+            # One worker-thread hop a second for both: each is one indexed query when nothing is due.
+            if await asyncio.to_thread(lambda: desk.sweep() + reminders.sweep()):
                 delivery.wake()
             sweeps += 1
             if sweeps % 3600 == 1:

@@ -13,7 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Callable
 
 from sqlalchemy.orm import Session
 from telegram import Bot, InlineKeyboardMarkup
