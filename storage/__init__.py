@@ -12,7 +12,7 @@ from storage.cases import (
     lock_case,
     save_state,
 )
-from storage.database import DEFAULT_DATABASE_URL, Database, DatabaseUrlError
+from storage.database import DEFAULT_DATABASE_URL, Database, DatabaseUrlError, OutboxHook
 from storage.escalations import (
     TakeResult,
     due_escalations,
@@ -55,6 +55,8 @@ from storage.models import (
 from storage.outbox import (
     Delivery,
     claim_pending,
+    claim_queued,
+    queued_rows,
     enqueue,
     pending_count,
     purge_sent,
@@ -69,6 +71,7 @@ __all__ = [
     "CaseSession",
     "Database",
     "DatabaseUrlError",
+    "OutboxHook",
     "Delivery",
     "Escalation",
     "EventRecord",
@@ -85,6 +88,8 @@ __all__ = [
     "add_member",
     "append_events",
     "claim_pending",
+    "claim_queued",
+    "queued_rows",
     "create_case",
     "create_invite",
     "current_revision",

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Generic, Iterator, Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["DEFAULT_DATABASE_URL", "Database", "DatabaseUrlError"]
+from storage.outbox import queued_rows
+
+__all__ = ["DEFAULT_DATABASE_URL", "Database", "DatabaseUrlError", "OutboxHook"]
+
+LOGGER = logging.getLogger(__name__)
 
 DEFAULT_DATABASE_URL = "sqlite:///pendamping.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -21,6 +26,25 @@ READ_ONLY = "pendamping_read_only"  # an execution option: the session's transac
 
 class DatabaseUrlError(ValueError):
     pass
+
+
+Taken = TypeVar("Taken")
+
+
+class OutboxHook(Protocol, Generic[Taken]):
+    """A sender in this process that rides on the transactions of its database. Each transaction
+    first records what the sender has sent since (so it reads every copy that went out); one that
+    queued rows then claims them, and the sender sends them once it commits. A step's reply thus
+    costs no transaction of the sender's own."""
+
+    def begin(self, session: Session) -> Taken | None:
+        """The first statements of every transaction; None when there was nothing to do."""
+
+    def before_commit(self, session: Session, taken: Taken | None) -> Taken:
+        """The last statements of a transaction that queued rows."""
+
+    def after(self, taken: Taken, committed: bool) -> None:
+        """Once the transaction committed, or failed and stored nothing; in its thread."""
 
 
 class Database:
@@ -58,6 +82,11 @@ class Database:
         # meet the busy timeout. PostgreSQL locks rows, so there is nothing to queue for.
         self._writer: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
         self._read_sessions = sessionmaker(self._light_engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self._outbox_hook: OutboxHook[Any] | None = None
+
+    def attach_outbox_hook(self, hook: OutboxHook[Any] | None) -> None:
+        """From now on (until called with None), every transaction that queues outbox rows calls `hook`."""
+        self._outbox_hook = hook
 
     @contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[Session]:
@@ -67,9 +96,26 @@ class Database:
         losing it only makes work happen again (claiming an outbox row, marking it sent: the
         message is then sent twice, never lost). On SQLite its commit does not wait for the disk;
         a later durable commit writes it out anyway, since both go through the same WAL file.
+
+        With an outbox hook attached, the hook's statements open and close the transaction.
         """
-        with self._writer, (self._sessions if durable else self._light_sessions).begin() as session:
-            yield session
+        hook = self._outbox_hook
+        taken: Any = None
+        committed = False
+        try:
+            with self._writer, (self._sessions if durable else self._light_sessions).begin() as session:
+                if hook is not None:
+                    taken = hook.begin(session)
+                yield session
+                if hook is not None and queued_rows(session):
+                    taken = hook.before_commit(session, taken)
+            committed = True
+        finally:
+            if hook is not None and taken is not None:
+                try:
+                    hook.after(taken, committed)
+                except Exception:  # noqa: BLE001 - the transaction's outcome stands; its rows are claimed again after their lease
+                    LOGGER.exception("the outbox hook failed after a transaction")
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

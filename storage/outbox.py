@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterable
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage
@@ -20,9 +20,11 @@ from storage.models import OutboxMessage
 __all__ = [
     "Delivery",
     "claim_pending",
+    "claim_queued",
     "enqueue",
     "pending_count",
     "purge_sent",
+    "queued_rows",
     "record_failure",
     "record_sent",
     "release",
@@ -42,6 +44,11 @@ class Delivery:
     case_id: str | None
 
 
+# Where a transaction notes the recipients it queued rows for (and the latest `now` it gave), so
+# that `claim_queued` can claim exactly those before it commits.
+_QUEUED = "pendamping.outbox_queued"
+
+
 def enqueue(
     session: Session,
     *,
@@ -55,6 +62,8 @@ def enqueue(
     # several times the statement itself.
     row = {"session_id": case_id, "kind": kind, "recipient": recipient, "payload": payload, "created_at": now, "available_at": now, "attempts": 0}
     session.connection().execute(_INSERT, row)
+    queued: dict[str, datetime] = session.info.setdefault(_QUEUED, {})
+    queued[recipient] = max(now, queued.get(recipient, now))
 
 
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]  # declared as a Table in models
@@ -91,6 +100,13 @@ _CLAIM = (
     .values(available_at=bindparam("lease_until"))
     .returning(*_ROW)
 )
+# The same claim, for the recipients one transaction wrote to.
+_CLAIM_QUEUED = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(_CLAIMABLE.where(_OUTBOX.c.recipient.in_(bindparam("recipients", expanding=True))).scalar_subquery()))
+    .values(available_at=bindparam("lease_until"))
+    .returning(*_ROW)
+)
 _SENT = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
@@ -102,7 +118,29 @@ _SENT_REF = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id")).values(se
 def claim_pending(session: Session, now: datetime, lease: timedelta, limit: int = 100) -> list[Delivery]:
     """Due, unsent rows, oldest first, hidden from other claims until `now + lease`; in one
     statement. A recipient's rows are handed out in id order, behind any earlier row still waiting."""
-    rows = session.connection().execute(_CLAIM, {"now": now, "limit": limit, "lease_until": now + lease})
+    return _deliveries(session.connection().execute(_CLAIM, {"now": now, "limit": limit, "lease_until": now + lease}))
+
+
+def queued_rows(session: Session) -> bool:
+    """Whether this transaction has queued outbox rows."""
+    return bool(session.info.get(_QUEUED))
+
+
+def claim_queued(session: Session, lease: timedelta, limit: int = 100) -> list[Delivery]:
+    """Claim, inside the transaction that queued them, the rows it queued, behind the same order rule
+    as `claim_pending` (so with any earlier due row of the same recipients, and not a row waiting
+    behind one in flight or backing off). Its caller can send them the moment it commits, without a
+    claim of its own; a row left behind is claimed later as usual."""
+    queued: dict[str, datetime] | None = session.info.get(_QUEUED)
+    if not queued:
+        return []
+    now = max(queued.values())
+    parameters = {"now": now, "limit": limit, "lease_until": now + lease, "recipients": sorted(queued)}
+    return _deliveries(session.connection().execute(_CLAIM_QUEUED, parameters))
+
+
+def _deliveries(rows: Iterable[Row[Any]]) -> list[Delivery]:
+    """Claimed rows in id order (RETURNING gives no order)."""
     claimed = [Delivery(row.id, row.kind, row.recipient, dict(row.payload), row.attempts, row.session_id) for row in rows]
     return sorted(claimed, key=lambda delivery: delivery.id)
 

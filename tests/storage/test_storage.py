@@ -16,6 +16,7 @@ from storage import (
     FlowRevisionConflict,
     append_events,
     claim_pending,
+    claim_queued,
     create_case,
     current_revision,
     enqueue,
@@ -120,6 +121,24 @@ def test_outbox_claim_send_and_record(database: Database, now):
         assert pending_count(session) == 2
         failed = session.get(OutboxMessage, claimed[1].id)
         assert failed.last_error == "Timeout"
+
+
+def test_a_transaction_claims_the_rows_it_queued_behind_its_recipients_earlier_rows(database: Database, now):
+    lease = timedelta(seconds=30)
+    with database.transaction() as session:
+        enqueue(session, kind="message", recipient="volunteer:a", payload={"n": 1}, now=now)
+        enqueue(session, kind="message", recipient="volunteer:b", payload={"n": 2}, now=now)
+    with database.transaction() as session:
+        [in_flight] = [row for row in claim_pending(session, now, lease) if row.recipient == "volunteer:a"]
+    with database.transaction() as session:
+        assert claim_queued(session, lease) == []  # it queued nothing
+        enqueue(session, kind="message", recipient="volunteer:a", payload={"n": 3}, now=now)  # behind n=1, in flight
+        enqueue(session, kind="message", recipient="volunteer:c", payload={"n": 4}, now=now)
+        assert [row.payload["n"] for row in claim_queued(session, lease)] == [4]  # not b's row: another recipient
+    with database.transaction() as session:
+        record_sent(session, [in_flight.id], now)
+        enqueue(session, kind="message", recipient="volunteer:a", payload={"n": 5}, now=now)
+        assert [row.payload["n"] for row in claim_queued(session, lease)] == [3, 5]  # the earlier one first
 
 
 def test_an_expired_lease_makes_a_claimed_row_due_again(database: Database, now):
