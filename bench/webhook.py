@@ -4,7 +4,8 @@ One update's latency runs from the start of its HTTP POST to the webhook (with t
 to the moment the fake Bot API (tests/telegram/fake_api.py, real HTTP on 127.0.0.1) has recorded
 the sendMessage that answers it. In between, for Pendamping: the webhook server queues the update,
 the router looks up the member and the open case, `CaseService.act` commits the step and its
-outbox row, the outbox delivery is woken, claims the row, sends it, and records it as sent.
+outbox row (claimed for the delivery in the same transaction), the delivery sends it, and a later
+transaction records it as sent.
 
 Every update is the same typed answer, "maybe", to the yes/no question a new case waits at: the
 step is committed (its event and the reply are stored) and the reply, a polite rejection with the

@@ -103,20 +103,20 @@ async def _started(application: Application[Any, Any, Any, Any, Any, Any]) -> No
     await application.bot.set_my_commands(default)
     application.bot_data["delivery_task"] = asyncio.create_task(delivery.run())
     application.bot_data["sweeper_task"] = asyncio.create_task(
-        _sweep(application.bot_data["desk"], application.bot_data["reminders"], delivery)
+        _sweep(application.bot_data["desk"], application.bot_data["reminders"])
     )
     LOGGER.info("Pendamping is running as @%s", application.bot.username)
 
 
-async def _sweep(desk: EscalationDesk, reminders: FollowUpReminders, delivery: TelegramDelivery, every: float = 1.0) -> None:
+async def _sweep(desk: EscalationDesk, reminders: FollowUpReminders, every: float = 1.0) -> None:
     """Fire escalation deadlines and due follow-ups from the database once a second; a restart loses none.
     Once an hour, old delivered messages and update ids are purged so the outbox stays small."""
     sweeps = 0
     while True:
         try:
             # One worker-thread hop a second for both: each is one indexed query when nothing is due.
-            if await asyncio.to_thread(lambda: desk.sweep() + reminders.sweep()):
-                delivery.wake()
+            # What they queue is handed to the delivery as their transactions commit.
+            await asyncio.to_thread(lambda: desk.sweep() + reminders.sweep())
             sweeps += 1
             if sweeps % 3600 == 1:
                 await asyncio.to_thread(desk.purge)

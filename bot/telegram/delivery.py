@@ -1,17 +1,24 @@
-"""Delivers the outbox to Telegram: woken by every commit, sweeping on a timer as a backstop.
+"""Delivers the outbox to Telegram: a transaction's rows as it commits, the rest by claims.
 
-Rows are claimed with a lease, sent outside any transaction, then recorded. A chat's rows go out
-in order, different chats in parallel. Telegram's 429 is honoured to the second it names, other
-failures back off exponentially; nothing is dropped. After a restart, unsent rows (and rows whose
-lease ran out mid-send) are claimed again, so a committed message is sent at least once.
+While the delivery runs it is its database's outbox hook (`storage.OutboxHook`): every transaction
+first records what has been sent since the last one, and one that queued rows claims them before
+it commits and hands them over after, so a step's reply is sent with no transaction of its own.
+The loop claims the rest: retries that fall due, a row that waited behind an earlier one of its
+chat, rows written by another process. Rows are claimed with a lease, sent outside any
+transaction, then recorded. A chat's rows go out in order, different chats in parallel. Telegram's
+429 is honoured to the second it names, other failures back off exponentially; nothing is dropped.
+After a restart, unsent rows (and rows whose lease ran out mid-send) are claimed again, so a
+committed message is sent at least once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -23,7 +30,7 @@ from bot.dispatch import retry_delay
 from bot.i18n import DEFAULT_LANGUAGE, translator
 from bot.render import DONE
 from bot.telegram.keyboards import ButtonSigner, alert_keyboard, keyboard_for, text_for
-from storage import Database, Delivery, claim_pending, enqueue, record_failure, record_sent, release
+from storage import Database, Delivery, claim_pending, claim_queued, enqueue, record_failure, record_sent, release
 
 __all__ = ["ChatPacer", "TelegramDelivery", "chat_id_of", "enqueue_notice", "recipient_for"]
 
@@ -38,9 +45,9 @@ ChatResult = tuple[list[int], dict[int, str], list[tuple[Delivery, str, datetime
 # on every request.
 MAX_CONCURRENT_SENDS = 16
 
-# How soon finished sends are recorded when no commit wakes the loop first. A chat's next rows
-# wait for its last ones to be recorded, so this bounds that wait; a "sent" mark is at most this
-# late, which after a crash means the message is sent again.
+# How soon after a send finishes the loop records it and claims, when no transaction has recorded
+# it first. A row queued while an earlier one of its chat was in flight waits for this claim, so it
+# bounds that wait; a "sent" mark is at most this late, which after a crash means a second send.
 RECORD_DELAY_SECONDS = 0.05
 
 # How long a batch may hold up the next claim while one of its chats' sends hangs; after it, the
@@ -105,7 +112,17 @@ class ChatPacer:
         return 0.0
 
 
+@dataclass(frozen=True)
+class _Ride:
+    """What a transaction did for the delivery: results it recorded, rows it claimed."""
+
+    recorded: list[ChatResult]
+    claimed: list[Delivery]
+
+
 class TelegramDelivery:
+    """The outbox's sender on Telegram, and the outbox hook of its database while it runs."""
+
     def __init__(
         self,
         database: Database,
@@ -128,88 +145,165 @@ class TelegramDelivery:
         self.sweep_seconds = sweep_seconds
         self.pacer = pacer or ChatPacer()
         self.alert_labels = alert_labels
-        self._wake = asyncio.Event()
+        self._signal = asyncio.Event()  # the loop has something to look at
+        self._claim_wanted = False
         self._stopped = False
         self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+        self._sending: dict[asyncio.Task[None], int] = {}  # each chat's task, and how many rows it holds
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # What finished sending and is not recorded yet: the loop's claims and the transactions that
+        # queue rows both take it (from different threads), whichever commits first records it.
+        self._unrecorded: list[ChatResult] = []
+        self._unrecorded_lock = threading.Lock()
+        self._finished_at: float | None = None  # loop time of the first send to finish since the last claim
 
     def wake(self) -> None:
-        """Called after a step commits, so its replies leave now rather than at the next sweep."""
-        self._wake.set()
+        """Record and claim now rather than at the next sweep."""
+        self._claim_wanted = True
+        self._signal.set()
 
     def stop(self) -> None:
         self._stopped = True
-        self._wake.set()
+        self._signal.set()
+
+    # ---- the outbox hook: riding on the database's transactions ------------------------------
+
+    def begin(self, session: Session) -> _Ride | None:
+        """Record what finished sending, so the transaction reads it as sent (a supervisor's Take
+        finds every copy of an alert to edit)."""
+        recorded = self._record_finished(session)
+        return _Ride(recorded, []) if recorded else None
+
+    def before_commit(self, session: Session, taken: _Ride | None) -> _Ride:
+        """Record what finished meanwhile, then claim the rows the transaction queued. A row behind
+        an earlier one of its chat still in flight (or backing off) is left to the loop."""
+        recorded = (taken.recorded if taken is not None else []) + self._record_finished(session)
+        return _Ride(recorded, claim_queued(session, self.lease))
+
+    def _record_finished(self, session: Session) -> list[ChatResult]:
+        results = self._take_unrecorded()
+        if results:
+            try:
+                self._record(session, results)
+            except BaseException:
+                self._give_back(results)
+                raise
+        return results
+
+    def after(self, taken: _Ride, committed: bool) -> None:
+        """Send what the transaction claimed; if it failed, a later transaction records its results."""
+        loop = self._loop
+        if not committed:
+            self._give_back(taken.recorded)
+        elif taken.claimed and loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._accept, taken.claimed)
+            except RuntimeError:
+                pass  # the loop has closed: the rows keep their lease and the next start sends them
+
+    def _accept(self, claimed: list[Delivery]) -> None:
+        for rows in _by_chat(claimed):
+            self._start(rows)
+
+    # ---- the loop ------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Claim a batch, send each chat's rows in a task of its own, and wait for the batch (at most
-        HANG_GRACE_SECONDS) while new commits pile up for the next claim. Finished sends are recorded
-        by that next claim's transaction, or after RECORD_DELAY_SECONDS when no commit comes first.
-        A chat whose send hangs holds the others up once, for the grace at most: its rows stay
-        leased, the claim's order rule keeps its later rows back, and later batches go without it."""
-        sending: dict[asyncio.Task[ChatResult], int] = {}  # each chat's task, and how many rows it holds
-        finished: list[ChatResult] = []
-        loop = asyncio.get_running_loop()
-        last_claim = finished_at = -float("inf")
+        """Claim what no transaction handed over: due retries, rows that waited behind an earlier
+        one of their chat, rows from other processes. A claim, with the record of what finished, in
+        one transaction, runs when woken, each `sweep_seconds`, and RECORD_DELAY_SECONDS after a send
+        finished if no transaction recorded it first. After a claim the loop waits for its batch (at
+        most HANG_GRACE_SECONDS): a chat whose send hangs holds the others up once, for the grace at
+        most; its rows stay leased, the claim's order rule keeps its later rows back, and later
+        batches go without it."""
+        loop = self._loop = asyncio.get_running_loop()
+        self.database.attach_outbox_hook(self)
+        try:
+            await self._deliver(loop)
+            # Sends under way (and rows handed over meanwhile) get a last chance to finish.
+            deadline = loop.time() + SHUTDOWN_WAIT_SECONDS
+            while self._sending and loop.time() < deadline:
+                await asyncio.wait(list(self._sending), timeout=deadline - loop.time())
+                self._reap()
+            self._loop = None  # what is claimed from now on keeps its lease for the next start
+            await asyncio.to_thread(self._settle, 0)  # records what finished
+        finally:
+            self._loop = None
+            self.database.attach_outbox_hook(None)
+
+    async def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
+        last_claim = -float("inf")
         while not self._stopped:
+            self._reap()
             now = loop.time()
-            due = self._wake.is_set() or now - last_claim >= self.sweep_seconds
-            if due or (finished and now - finished_at >= RECORD_DELAY_SECONDS):
-                batch: list[asyncio.Task[ChatResult]] = []
+            # A send that finished may have unblocked its chat's next rows: claim them soon.
+            settle_due = self._finished_at is not None and now - self._finished_at >= RECORD_DELAY_SECONDS
+            if self._claim_wanted or settle_due or now - last_claim >= self.sweep_seconds:
+                self._claim_wanted = False
+                self._finished_at = None
+                self._signal.clear()  # before the claim: what comes during it is looked at next
+                last_claim = now
+                batch: list[asyncio.Task[None]] = []
                 try:
-                    self._wake.clear()  # before the claim: a commit after it wakes the loop again
-                    last_claim = now
-                    claimed = await asyncio.to_thread(self._settle, finished, self.batch - sum(sending.values()))
-                    finished = []
-                    for rows in _by_chat(claimed):
-                        batch.append(asyncio.create_task(self._send_chat(rows)))
-                        sending[batch[-1]] = len(rows)
+                    claimed = await asyncio.to_thread(self._settle, self.batch - sum(self._sending.values()))
+                    batch = [self._start(rows) for rows in _by_chat(claimed)]
                 except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
-                    # What finished and was not recorded is sent again when its lease runs out.
                     LOGGER.exception("outbox delivery failed; retrying at the next sweep")
-                    finished = []
                 if batch:
                     await asyncio.wait(batch, timeout=HANG_GRACE_SECONDS)
             else:
-                await self._wait(RECORD_DELAY_SECONDS if finished or sending else self.sweep_seconds)
-            done = self._finished(sending)
-            if done and not finished:
-                finished_at = loop.time()
-            finished += done
-        if sending:
-            await asyncio.wait(sending, timeout=SHUTDOWN_WAIT_SECONDS)
-        finished += self._finished(sending)
-        if finished:
-            await asyncio.to_thread(self._settle, finished, 0)
+                self._signal.clear()
+                busy = self._finished_at is not None or self._sending
+                await self._wait(RECORD_DELAY_SECONDS if busy else self.sweep_seconds - (now - last_claim))
 
     async def _wait(self, seconds: float) -> None:
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            await asyncio.wait_for(self._signal.wait(), timeout=seconds)
         except asyncio.TimeoutError:
             pass
 
-    @staticmethod
-    def _finished(sending: dict[asyncio.Task[ChatResult], int]) -> list[ChatResult]:
-        """The results of the chats' tasks that are done, taken out of `sending`."""
-        results = []
-        for task in [task for task in sending if task.done()]:
-            del sending[task]
+    def _start(self, rows: list[Delivery]) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._send_chat(rows))
+        self._sending[task] = len(rows)
+        return task
+
+    def _reap(self) -> None:
+        """Forget the chats' tasks that are done; their outcomes are already among the unrecorded."""
+        for task in [task for task in self._sending if task.done()]:
+            del self._sending[task]
             if task.cancelled() or task.exception() is not None:
                 LOGGER.error("sending to a chat failed unexpectedly: %r", None if task.cancelled() else task.exception())
-                continue  # its rows are claimed again when their lease runs out
-            results.append(task.result())
+                # its rows are claimed again when their lease runs out
+
+    def _take_unrecorded(self) -> list[ChatResult]:
+        with self._unrecorded_lock:
+            results, self._unrecorded = self._unrecorded, []
         return results
 
-    def _settle(self, results: list[ChatResult], room: int) -> list[Delivery]:
-        """Record what finished, then claim up to `room` more rows, in one transaction.
+    def _give_back(self, results: list[ChatResult]) -> None:
+        if results:
+            with self._unrecorded_lock:
+                self._unrecorded[:0] = results
+
+    def _finish(self, result: ChatResult, *, now: bool) -> None:
+        """A chat's send is over: its outcome waits to be recorded; at once if `now`."""
+        with self._unrecorded_lock:
+            self._unrecorded.append(result)
+        if self._finished_at is None:
+            self._finished_at = asyncio.get_running_loop().time()
+        if now:
+            self.wake()
+        else:
+            self._signal.set()  # the loop times its next claim from here
+
+    def _settle(self, room: int) -> list[Delivery]:
+        """Record what finished (the transaction's `begin` does), then claim up to `room` more rows.
 
         Not durable: a "sent" mark lost in a power cut means a message is sent twice, and a lost
         lease means a row is claimed again; neither loses a message."""
         with self.database.transaction(durable=False) as session:
-            if results:
-                self._record(session, results)
             return claim_pending(session, self.clock(), self.lease, room) if room > 0 else []
 
-    async def _send_chat(self, rows: list[Delivery]) -> ChatResult:
+    async def _send_chat(self, rows: list[Delivery]) -> None:
         """Send one chat's rows in order; stop at the first failure and hold the rest behind it."""
         sent: list[int] = []
         refs: dict[int, str] = {}
@@ -218,26 +312,27 @@ class TelegramDelivery:
             wait = self.pacer.reserve(chat_id) if chat_id is not None else 0.0
             if wait > 0:
                 # Not a failure: this chat's rows go back unsent, due when its pace allows.
-                return sent, refs, [], [row.id for row in rows[position:]], self.clock() + timedelta(seconds=wait)
+                self._finish((sent, refs, [], [row.id for row in rows[position:]], self.clock() + timedelta(seconds=wait)), now=False)
+                return
             try:
                 async with self._sends:
                     ref = await self._send(delivery)
             except RetryAfter as error:
                 wait = error.retry_after if isinstance(error.retry_after, (int, float)) else error.retry_after.total_seconds()
                 retry_at = self.clock() + timedelta(seconds=float(wait))
-                return sent, refs, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at
+                self._finish((sent, refs, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at), now=False)
+                return
             except (TelegramError, OSError) as error:
                 retry_at = self.clock() + retry_delay(delivery.attempts)
                 LOGGER.warning("sending outbox row %s failed (%s); retrying", delivery.id, type(error).__name__)
-                return sent, refs, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at
+                self._finish((sent, refs, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at), now=False)
+                return
             sent.append(delivery.id)
             if ref is not None:
                 refs[delivery.id] = ref
-        if refs:
-            # Alerts went out: their message ids are recorded now, not after RECORD_DELAY, so a
-            # supervisor's Take can edit every copy however quickly it comes.
-            self._wake.set()
-        return sent, refs, [], [], None
+        # Alerts went out: their message ids are recorded now, not after RECORD_DELAY, so a
+        # supervisor's Take can edit every copy however quickly it comes.
+        self._finish((sent, refs, [], [], None), now=bool(refs))
 
     async def _send(self, delivery: Delivery) -> str | None:
         """Send one row; returns the Telegram message id of an alert, to edit its copy later."""

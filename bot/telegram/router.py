@@ -80,7 +80,6 @@ class TelegramFront:
             if member is not None and member.is_supervisor:
                 language = pick_language(member.language, user.language_code, default=self.default_language)
                 await self._alert_button(update, member, language)
-                self.delivery.wake()
                 return
         if chat.type != ChatType.PRIVATE:
             if update.effective_message is not None and self.strangers.allow(chat.id):
@@ -96,7 +95,6 @@ class TelegramFront:
                 await self._member_update(update, member, language)
             except DuplicateUpdate:
                 LOGGER.info("update %s was handled before; ignored", update.update_id)
-        self.delivery.wake()
 
     async def _member_update(self, update: Update, member: MemberView, language: str) -> None:
         _ = translator(language).text

@@ -1,4 +1,4 @@
-"""The outbox delivery loop on its own: a slow chat holds up only itself."""
+"""The outbox delivery on its own: a slow chat holds up only itself; replies ride on the transactions that queue them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+from sqlalchemy import select
+
 from bot.cases import utcnow
+from bot.telegram import delivery as delivery_module
 from bot.telegram.delivery import ChatPacer, TelegramDelivery, enqueue_notice, recipient_for
 from bot.telegram.keyboards import ButtonSigner
 from storage import Database, pending_count
+from storage.models import OutboxMessage
 
 SLOW, QUICK = 501, 502
 
@@ -96,3 +101,93 @@ def test_what_was_sent_before_a_stop_is_recorded(sqlite_database: Database) -> N
 
     asyncio.run(scenario())
     assert _pending(sqlite_database) == 0
+
+
+# ---- riding on the database's transactions ------------------------------------------------------
+
+NEVER = 3600.0  # a sweep that never comes during a test: what is sent was handed over or claimed on purpose
+
+
+def _sent_at(database: Database, text: str) -> list[object]:
+    """The sent_at of the rows carrying `text`, read inside a write transaction."""
+    with database.transaction() as session:
+        rows = session.execute(select(OutboxMessage.sent_at, OutboxMessage.payload)).all()
+    return [sent_at for sent_at, payload in rows if payload.get("text") == text]
+
+
+def test_a_reply_is_sent_as_its_transaction_commits_without_a_claim_of_its_own(sqlite_database: Database) -> None:
+    async def scenario() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        bot = SlowForOneChat()
+        delivery = TelegramDelivery(sqlite_database, bot, ButtonSigner(b"k"), utcnow, sweep_seconds=NEVER, pacer=ChatPacer(burst=100))  # type: ignore[arg-type]
+        running = asyncio.create_task(delivery.run())
+        try:
+            await asyncio.sleep(0.05)  # the loop's first claim, at start, found nothing
+            before = list(bot.sent)
+            _notice(sqlite_database, QUICK, "straight away")
+            await _until(lambda: bool(bot.sent))
+            return before, list(bot.sent)
+        finally:
+            delivery.stop()
+            await asyncio.wait_for(running, timeout=10)
+
+    before, after = asyncio.run(scenario())
+    assert before == [] and after == [(QUICK, "straight away")]
+    assert _pending(sqlite_database) == 0
+
+
+def test_a_row_queued_behind_one_in_flight_follows_it_in_order_without_waiting_for_the_sweep(sqlite_database: Database) -> None:
+    async def scenario() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        bot = SlowForOneChat()
+        delivery = TelegramDelivery(sqlite_database, bot, ButtonSigner(b"k"), utcnow, sweep_seconds=NEVER, pacer=ChatPacer(burst=100))  # type: ignore[arg-type]
+        running = asyncio.create_task(delivery.run())
+        try:
+            _notice(sqlite_database, SLOW, "first")
+            await asyncio.sleep(0.1)  # its send hangs
+            _notice(sqlite_database, SLOW, "second")  # its transaction cannot claim it: "first" is in flight
+            await asyncio.sleep(0.1)
+            while_hanging = list(bot.sent)
+            bot.release.set()
+            await _until(lambda: len(bot.sent) == 2, timeout=2.0)  # well before any sweep
+            return while_hanging, list(bot.sent)
+        finally:
+            delivery.stop()
+            await asyncio.wait_for(running, timeout=10)
+
+    while_hanging, in_the_end = asyncio.run(scenario())
+    assert while_hanging == []
+    assert in_the_end == [(SLOW, "first"), (SLOW, "second")]
+    assert _pending(sqlite_database) == 0
+
+
+def test_a_transaction_reads_what_was_sent_before_it_began_and_a_failed_one_loses_no_record(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loop would record finished sends only after this delay: every record below is made by
+    # the transactions the test runs.
+    monkeypatch.setattr(delivery_module, "RECORD_DELAY_SECONDS", NEVER)
+
+    async def scenario() -> tuple[list[object], list[object], list[object]]:
+        bot = SlowForOneChat()
+        delivery = TelegramDelivery(sqlite_database, bot, ButtonSigner(b"k"), utcnow, sweep_seconds=NEVER, pacer=ChatPacer(burst=100))  # type: ignore[arg-type]
+        running = asyncio.create_task(delivery.run())
+        try:
+            _notice(sqlite_database, QUICK, "copy")
+            await _until(lambda: bool(bot.sent))
+            await asyncio.sleep(0.05)  # the send's outcome is in, not recorded
+            with pytest.raises(RuntimeError):
+                with sqlite_database.transaction():
+                    raise RuntimeError("this transaction fails after recording the send")
+            with sqlite_database.reading() as session:
+                after_failure = [row.sent_at for row in session.scalars(select(OutboxMessage))]
+            seen_inside = await asyncio.to_thread(_sent_at, sqlite_database, "copy")
+            with sqlite_database.reading() as session:
+                in_the_end = [row.sent_at for row in session.scalars(select(OutboxMessage))]
+            return after_failure, seen_inside, in_the_end
+        finally:
+            delivery.stop()
+            await asyncio.wait_for(running, timeout=10)
+
+    after_failure, seen_inside, in_the_end = asyncio.run(scenario())
+    assert after_failure == [None]  # the failed transaction's record was rolled back with it...
+    assert len(seen_inside) == 1 and seen_inside[0] is not None  # ...and made again by the next one, which reads it
+    assert len(in_the_end) == 1 and in_the_end[0] is not None

@@ -61,8 +61,8 @@ def test_on_call_supervisors_take_an_alert_and_everyone_sees_who(tmp_path):
         await bot.until(lambda: any(t.startswith("🚨 Peringatan P0") for t in bot.api.texts(BACKUP)))
         message_id, buttons = alert_buttons(bot, SUPERVISOR)
         assert set(buttons) == {"Ambil kasus", "Lihat ringkasan"}
+        backup_message, backup_buttons = alert_buttons(bot, BACKUP)  # before the Take edits this copy
         await bot.send(bot.api.callback_update(SUPERVISOR, buttons["Ambil kasus"], message_id))
-        backup_message, backup_buttons = alert_buttons(bot, BACKUP)
         await bot.send(bot.api.callback_update(BACKUP, backup_buttons["Ambil kasus"], backup_message))
         answers = [answer.get("text") or "" for answer in bot.api.callback_answers]
         assert answers[-2].startswith("Anda memegang kasus K-") and answers[-1] == "Sudah diambil oleh Sari."
