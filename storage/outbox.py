@@ -24,6 +24,7 @@ __all__ = [
     "enqueue",
     "pending_count",
     "purge_sent",
+    "queued_recipients",
     "queued_rows",
     "record_failure",
     "record_sent",
@@ -124,6 +125,11 @@ def claim_pending(session: Session, now: datetime, lease: timedelta, limit: int 
 def queued_rows(session: Session) -> bool:
     """Whether this transaction has queued outbox rows."""
     return bool(session.info.get(_QUEUED))
+
+
+def queued_recipients(session: Session) -> frozenset[str]:
+    """The recipients this transaction has queued outbox rows for."""
+    return frozenset(session.info.get(_QUEUED) or ())
 
 
 def claim_queued(session: Session, lease: timedelta, limit: int = 100) -> list[Delivery]:

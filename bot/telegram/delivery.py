@@ -30,7 +30,7 @@ from bot.dispatch import retry_delay
 from bot.i18n import DEFAULT_LANGUAGE, translator
 from bot.render import DONE
 from bot.telegram.keyboards import ButtonSigner, alert_keyboard, keyboard_for, text_for
-from storage import Database, Delivery, claim_pending, claim_queued, enqueue, record_failure, record_sent, release
+from storage import Database, Delivery, claim_pending, claim_queued, enqueue, queued_recipients, record_failure, record_sent, release
 
 __all__ = ["ChatPacer", "TelegramDelivery", "chat_id_of", "enqueue_notice", "recipient_for"]
 
@@ -118,6 +118,7 @@ class _Ride:
 
     recorded: list[ChatResult]
     claimed: list[Delivery]
+    wake: bool = False  # a queued row waits behind one no longer in flight: claim it now
 
 
 class TelegramDelivery:
@@ -149,12 +150,15 @@ class TelegramDelivery:
         self._claim_wanted = False
         self._stopped = False
         self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
-        self._sending: dict[asyncio.Task[None], int] = {}  # each chat's task, and how many rows it holds
+        self._sending: dict[asyncio.Task[None], tuple[str, int]] = {}  # each chat's task: its recipient and how many rows it holds
         self._loop: asyncio.AbstractEventLoop | None = None
-        # What finished sending and is not recorded yet: the loop's claims and the transactions that
-        # queue rows both take it (from different threads), whichever commits first records it.
+        # Shared with the threads that run transactions, under `_lock`: what finished sending and
+        # is not recorded yet (whichever transaction commits first records it); the chats with a
+        # send in flight; and the chats with a queued row waiting for that send to finish.
+        self._lock = threading.Lock()
         self._unrecorded: list[ChatResult] = []
-        self._unrecorded_lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self._blocked: set[str] = set()
         self._finished_at: float | None = None  # loop time of the first send to finish since the last claim
 
     def wake(self) -> None:
@@ -176,9 +180,19 @@ class TelegramDelivery:
 
     def before_commit(self, session: Session, taken: _Ride | None) -> _Ride:
         """Record what finished meanwhile, then claim the rows the transaction queued. A row behind
-        an earlier one of its chat still in flight (or backing off) is left to the loop."""
+        an earlier one of its chat is left to the loop, which claims it as soon as that send has
+        finished (or, behind a failed one, when its retry is due)."""
         recorded = (taken.recorded if taken is not None else []) + self._record_finished(session)
-        return _Ride(recorded, claim_queued(session, self.lease))
+        claimed = claim_queued(session, self.lease)
+        waiting = queued_recipients(session) - {delivery.recipient for delivery in claimed}
+        wake = False
+        with self._lock:
+            for recipient in waiting:
+                if recipient in self._in_flight:
+                    self._blocked.add(recipient)  # its send's end wakes the loop
+                else:
+                    wake = True  # the send it waited for ended just now: claim at once
+        return _Ride(recorded, claimed, wake)
 
     def _record_finished(self, session: Session) -> list[ChatResult]:
         results = self._take_unrecorded()
@@ -195,15 +209,17 @@ class TelegramDelivery:
         loop = self._loop
         if not committed:
             self._give_back(taken.recorded)
-        elif taken.claimed and loop is not None:
+        elif (taken.claimed or taken.wake) and loop is not None:
             try:
-                loop.call_soon_threadsafe(self._accept, taken.claimed)
+                loop.call_soon_threadsafe(self._accept, taken.claimed, taken.wake)
             except RuntimeError:
                 pass  # the loop has closed: the rows keep their lease and the next start sends them
 
-    def _accept(self, claimed: list[Delivery]) -> None:
+    def _accept(self, claimed: list[Delivery], wake: bool) -> None:
         for rows in _by_chat(claimed):
             self._start(rows)
+        if wake:
+            self.wake()
 
     # ---- the loop ------------------------------------------------------------------------------
 
@@ -244,7 +260,7 @@ class TelegramDelivery:
                 last_claim = now
                 batch: list[asyncio.Task[None]] = []
                 try:
-                    claimed = await asyncio.to_thread(self._settle, self.batch - sum(self._sending.values()))
+                    claimed = await asyncio.to_thread(self._settle, self.batch - sum(count for _, count in self._sending.values()))
                     batch = [self._start(rows) for rows in _by_chat(claimed)]
                 except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
                     LOGGER.exception("outbox delivery failed; retrying at the next sweep")
@@ -262,32 +278,40 @@ class TelegramDelivery:
             pass
 
     def _start(self, rows: list[Delivery]) -> asyncio.Task[None]:
+        with self._lock:
+            self._in_flight.add(rows[0].recipient)
         task = asyncio.create_task(self._send_chat(rows))
-        self._sending[task] = len(rows)
+        self._sending[task] = (rows[0].recipient, len(rows))
         return task
 
     def _reap(self) -> None:
         """Forget the chats' tasks that are done; their outcomes are already among the unrecorded."""
         for task in [task for task in self._sending if task.done()]:
-            del self._sending[task]
+            recipient, _ = self._sending.pop(task)
             if task.cancelled() or task.exception() is not None:
                 LOGGER.error("sending to a chat failed unexpectedly: %r", None if task.cancelled() else task.exception())
-                # its rows are claimed again when their lease runs out
+                with self._lock:  # its rows are claimed again when their lease runs out
+                    self._in_flight.discard(recipient)
 
     def _take_unrecorded(self) -> list[ChatResult]:
-        with self._unrecorded_lock:
+        with self._lock:
             results, self._unrecorded = self._unrecorded, []
         return results
 
     def _give_back(self, results: list[ChatResult]) -> None:
         if results:
-            with self._unrecorded_lock:
+            with self._lock:
                 self._unrecorded[:0] = results
 
-    def _finish(self, result: ChatResult, *, now: bool) -> None:
-        """A chat's send is over: its outcome waits to be recorded; at once if `now`."""
-        with self._unrecorded_lock:
+    def _finish(self, recipient: str, result: ChatResult, *, now: bool) -> None:
+        """A chat's send is over: its outcome waits to be recorded, at once if `now` or if a row of
+        the chat waits behind it."""
+        with self._lock:
             self._unrecorded.append(result)
+            self._in_flight.discard(recipient)
+            if recipient in self._blocked:
+                self._blocked.discard(recipient)
+                now = True
         if self._finished_at is None:
             self._finished_at = asyncio.get_running_loop().time()
         if now:
@@ -312,7 +336,7 @@ class TelegramDelivery:
             wait = self.pacer.reserve(chat_id) if chat_id is not None else 0.0
             if wait > 0:
                 # Not a failure: this chat's rows go back unsent, due when its pace allows.
-                self._finish((sent, refs, [], [row.id for row in rows[position:]], self.clock() + timedelta(seconds=wait)), now=False)
+                self._finish(rows[0].recipient, (sent, refs, [], [row.id for row in rows[position:]], self.clock() + timedelta(seconds=wait)), now=False)
                 return
             try:
                 async with self._sends:
@@ -320,19 +344,19 @@ class TelegramDelivery:
             except RetryAfter as error:
                 wait = error.retry_after if isinstance(error.retry_after, (int, float)) else error.retry_after.total_seconds()
                 retry_at = self.clock() + timedelta(seconds=float(wait))
-                self._finish((sent, refs, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at), now=False)
+                self._finish(rows[0].recipient, (sent, refs, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at), now=False)
                 return
             except (TelegramError, OSError) as error:
                 retry_at = self.clock() + retry_delay(delivery.attempts)
                 LOGGER.warning("sending outbox row %s failed (%s); retrying", delivery.id, type(error).__name__)
-                self._finish((sent, refs, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at), now=False)
+                self._finish(rows[0].recipient, (sent, refs, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at), now=False)
                 return
             sent.append(delivery.id)
             if ref is not None:
                 refs[delivery.id] = ref
         # Alerts went out: their message ids are recorded now, not after RECORD_DELAY, so a
         # supervisor's Take can edit every copy however quickly it comes.
-        self._finish((sent, refs, [], [], None), now=bool(refs))
+        self._finish(rows[0].recipient, (sent, refs, [], [], None), now=bool(refs))
 
     async def _send(self, delivery: Delivery) -> str | None:
         """Send one row; returns the Telegram message id of an alert, to edit its copy later."""

@@ -135,7 +135,12 @@ def test_a_reply_is_sent_as_its_transaction_commits_without_a_claim_of_its_own(s
     assert _pending(sqlite_database) == 0
 
 
-def test_a_row_queued_behind_one_in_flight_follows_it_in_order_without_waiting_for_the_sweep(sqlite_database: Database) -> None:
+def test_a_row_queued_behind_one_in_flight_follows_it_as_soon_as_that_send_ends(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neither the sweep nor the delayed record comes during the test: the end of the send must wake the loop.
+    monkeypatch.setattr(delivery_module, "RECORD_DELAY_SECONDS", NEVER)
+
     async def scenario() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
         bot = SlowForOneChat()
         delivery = TelegramDelivery(sqlite_database, bot, ButtonSigner(b"k"), utcnow, sweep_seconds=NEVER, pacer=ChatPacer(burst=100))  # type: ignore[arg-type]
@@ -147,7 +152,7 @@ def test_a_row_queued_behind_one_in_flight_follows_it_in_order_without_waiting_f
             await asyncio.sleep(0.1)
             while_hanging = list(bot.sent)
             bot.release.set()
-            await _until(lambda: len(bot.sent) == 2, timeout=2.0)  # well before any sweep
+            await _until(lambda: len(bot.sent) == 2, timeout=2.0)
             return while_hanging, list(bot.sent)
         finally:
             delivery.stop()
