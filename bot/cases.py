@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from bot.engine.machine import FlowMachine
 from bot.i18n import translator
 from bot.ladder import Ladder, fixed_tiers
 from bot.library import FlowLibrary
+from bot.local_time import DEFAULT_ZONE
 from bot.render import AlertFacts, alert_payload, volunteer_payloads
 from storage import (
     CaseSession,
@@ -102,6 +104,7 @@ class CaseService:
         directory: Directory,
         ladder: Ladder = Ladder(fixed_tiers("supervisors")),
         clock: Clock = utcnow,
+        zone: ZoneInfo = DEFAULT_ZONE,
     ) -> None:
         self.database = database
         self.library = library
@@ -109,6 +112,7 @@ class CaseService:
         self.supervisor_language = supervisor_language
         self.ladder = ladder
         self.clock = clock
+        self.zone = zone  # times shown to people; everything stored stays UTC
         self.directory = directory
         library.latest(start_flow)  # fail at start-up, not on the first call, if the flow is missing
 
@@ -257,7 +261,7 @@ class CaseService:
                 records.append(("alert_queued", {"alert_code": escalation.alert_code, "recipient": recipient}))
         append_events(session, case, records, now)
         messages = volunteer_payloads(
-            events, translator(case.language), flow, case.case_code, state.step, alert_codes, self.directory, alert_notes
+            events, translator(case.language), flow, case.case_code, state.step, alert_codes, self.directory, alert_notes, self.zone
         )
         for message in messages:
             enqueue(session, kind="message", recipient=f"volunteer:{case.volunteer}", payload=message, now=now, case_id=case.id)

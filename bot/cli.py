@@ -182,7 +182,7 @@ def _console(settings: Settings, language: str, volunteer: str) -> int:
         print(NOT_MIGRATED, file=sys.stderr)
         return 2
     service = CaseService(
-        database, library, start_flow=settings.start_flow, supervisor_language=language, directory=directory
+        database, library, start_flow=settings.start_flow, supervisor_language=language, directory=directory, zone=settings.zone
     )
     service.register_flows()
     runner = ConsoleRunner(service, sys.stdin, sys.stdout, translator(language), volunteer=volunteer)

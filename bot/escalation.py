@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.cases import CaseService
 from bot.engine import Level
 from bot.i18n import N_, translator
+from bot.local_time import clock_time
 from bot.render import AlertFacts, alert_payload
 from storage import (
     Database,
@@ -98,8 +99,8 @@ class EscalationDesk:
                                   name=supervisor, case_code=case.case_code, alert_code=alert_code)
             self._to_volunteer(session, case, text, now)
             notice = translator(self.service.supervisor_language).text(
-                N_("Alert {alert_code} (case {case_code}) was taken by {name} at {time} UTC."),
-                alert_code=alert_code, case_code=case.case_code, name=supervisor, time=now.strftime("%H:%M"))
+                N_("Alert {alert_code} (case {case_code}) was taken by {name} at {time}."),
+                alert_code=alert_code, case_code=case.case_code, name=supervisor, time=clock_time(now, self.service.zone))
             # Each paged copy is edited where the adapter can (Telegram), so nobody else presses Take.
             copies = {recipient: (ref, payload) for recipient, ref, payload in sent_copies(session, case.id, "alert", alert_code)}
             for recipient in recipients:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from bot.cases import CaseService
 from bot.i18n import N_, translator
+from bot.local_time import date_and_time
+from bot.render import FOLLOW_UP_LABELS
 from storage import CaseSession, append_events, due_follow_ups, enqueue
 
 __all__ = ["FollowUpReminders"]
-
-KINDS = {"callback": N_("callback"), "monitoring_3_months": N_("three-month monitoring")}
-
 
 class FollowUpReminders:
     def __init__(self, service: CaseService) -> None:
@@ -30,17 +29,17 @@ class FollowUpReminders:
                 case = session.get(CaseSession, follow_up.session_id)
                 if case is None:
                     continue
-                facts = {"case_code": case.case_code, "due": follow_up.due_at.strftime("%Y-%m-%d %H:%M")}
+                facts = {"case_code": case.case_code, "due": date_and_time(follow_up.due_at, self.service.zone)}
                 volunteer = translator(case.language)
                 text = volunteer.text(
-                    N_("⏰ Case {case_code}: the {kind} agreed for {due} UTC is due now. Use only the time and the way the caller agreed; if you cannot do it, tell your supervisor."),
-                    kind=volunteer.text(KINDS.get(follow_up.kind, follow_up.kind)), **facts,
+                    N_("⏰ Case {case_code}: the {kind} agreed for {due} is due now. Use only the time and the way the caller agreed; if you cannot do it, tell your supervisor."),
+                    kind=volunteer.text(FOLLOW_UP_LABELS.get(follow_up.kind, follow_up.kind)), **facts,
                 )
                 enqueue(session, kind="notice", recipient=f"volunteer:{case.volunteer}", payload={"text": text}, now=now, case_id=case.id)
                 supervisors = translator(self.service.supervisor_language)
                 copy = supervisors.text(
-                    N_("⏰ Case {case_code}: a {kind} agreed for {due} UTC is due now; the volunteer has been reminded."),
-                    kind=supervisors.text(KINDS.get(follow_up.kind, follow_up.kind)), **facts,
+                    N_("⏰ Case {case_code}: a {kind} agreed for {due} is due now; the volunteer has been reminded."),
+                    kind=supervisors.text(FOLLOW_UP_LABELS.get(follow_up.kind, follow_up.kind)), **facts,
                 )
                 on_duty = self.service.ladder.on_duty(session)
                 for recipient in on_duty:

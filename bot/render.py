@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Iterable
+from zoneinfo import ZoneInfo
 
 from bot.directory import NEED_LABELS, PROVINCES, Directory, Service
 from bot.engine import (
@@ -30,9 +31,11 @@ from bot.engine import (
     WentBack,
 )
 from bot.i18n import N_, Translator
+from bot.local_time import DEFAULT_ZONE, date_and_time
 
 __all__ = [
     "DONE",
+    "FOLLOW_UP_LABELS",
     "MESSAGE_LIMIT",
     "AlertFacts",
     "alert_payload",
@@ -43,6 +46,9 @@ __all__ = [
 ]
 
 DONE = N_("Done")  # the button that sends a multi-choice answer ticked on Telegram
+
+# What people read for the follow-up kinds the protocol schedules; another flow's kind is shown as named.
+FOLLOW_UP_LABELS = {"callback": N_("callback"), "monitoring_3_months": N_("three-month monitoring")}
 
 # Telegram refuses a text over 4096 characters; a step's message is split below it.
 MESSAGE_LIMIT = 4096
@@ -83,6 +89,7 @@ def volunteer_payloads(
     alert_codes: dict[int, str] | None = None,
     directory: Directory | None = None,
     alert_notes: dict[int, str] | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> list[dict[str, Any]]:
     """What a step sends the volunteer: usually one message, more when it is over Telegram's limit.
 
@@ -148,10 +155,11 @@ def volunteer_payloads(
                 parts.append(_(event.text))
             parts.append("\n".join(referral_lines(event, translator, directory)))
         elif isinstance(event, FollowUpScheduled):
-            due = event.due_at[:16].replace("T", " ")
-            parts.append(_(event.text) if event.text else _(N_("Follow-up recorded: {kind}, due {due} UTC."), kind=event.kind, due=due))
+            due = date_and_time(event.due_at, zone)
+            kind = _(FOLLOW_UP_LABELS.get(event.kind, event.kind))
+            parts.append(_(event.text) if event.text else _(N_("Follow-up recorded: {kind}, due {due}."), kind=kind, due=due))
         elif isinstance(event, CaseSummarized):
-            parts.append("\n".join(summary_lines(event, translator, case_code)))
+            parts.append("\n".join(summary_lines(event, translator, case_code, zone)))
     chunks = split_message(parts)
     return [
         {"text": chunk, "prompt": prompt if index == len(chunks) - 1 else None, "case_code": case_code, "flow": flow.id}
@@ -259,7 +267,7 @@ def _service_line(service: Service, translator: Translator, directory: Directory
     return line + "\n  " + translator.text(service.description)
 
 
-def summary_lines(event: CaseSummarized, translator: Translator, case_code: str) -> list[str]:
+def summary_lines(event: CaseSummarized, translator: Translator, case_code: str, zone: ZoneInfo = DEFAULT_ZONE) -> list[str]:
     _ = translator.text
     lines = [_(event.title) + f" · {case_code}"]
     if not event.flags:
@@ -275,5 +283,5 @@ def summary_lines(event: CaseSummarized, translator: Translator, case_code: str)
     if event.needs:
         lines.append(_(N_("Needs: {needs}"), needs=", ".join(_(NEED_LABELS.get(need, need)) for need in event.needs)))
     for kind, due in event.follow_ups:
-        lines.append(_(N_("Follow-up: {kind}, due {due} UTC"), kind=kind, due=due[:16].replace("T", " ")))
+        lines.append(_(N_("Follow-up: {kind}, due {due}"), kind=_(FOLLOW_UP_LABELS.get(kind, kind)), due=date_and_time(due, zone)))
     return lines

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Mapping
+from zoneinfo import ZoneInfo
 
 from bot.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 from bot.ladder import Deadlines
 from bot.library import DEFAULT_FLOWS_DIR
+from bot.local_time import DEFAULT_TIMEZONE, load_zone
 from storage import DEFAULT_DATABASE_URL
 
 __all__ = ["Settings", "SettingsError", "TelegramSettings"]
@@ -28,6 +30,11 @@ class Settings:
     start_flow: str = "protocol"
     flows_dir: Path = DEFAULT_FLOWS_DIR
     deadlines: Deadlines = Deadlines()
+    timezone: str = DEFAULT_TIMEZONE  # an IANA name; the zone people read times in
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return load_zone(self.timezone)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -45,12 +52,21 @@ class Settings:
             p0=timedelta(seconds=_number(env, "ESCALATION_DEADLINE_P0_SECONDS", 120, 10, 3600)),
             p1=timedelta(seconds=_number(env, "ESCALATION_DEADLINE_P1_SECONDS", 600, 10, 86400)),
         )
+        timezone = _get(env, "PENDAMPING_TIMEZONE", DEFAULT_TIMEZONE)
+        try:
+            load_zone(timezone)
+        except ValueError:
+            raise SettingsError(
+                f"PENDAMPING_TIMEZONE must be a time zone name such as Asia/Jakarta (WIB), Asia/Makassar (WITA) "
+                f"or Asia/Jayapura (WIT), not {timezone!r}"
+            ) from None
         return cls(
             database_url=database_url,
             language=language,
             start_flow=_get(env, "PENDAMPING_START_FLOW", "protocol"),
             flows_dir=flows_dir,
             deadlines=deadlines,
+            timezone=timezone,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.local_time import load_zone
 from bot.reminders import FollowUpReminders
 from storage import events_of, follow_ups_of, schedule_follow_up
 from storage.models import CaseSession
@@ -49,3 +50,13 @@ def test_with_nobody_on_call_the_next_tier_is_told(database, clock):
     _follow_up_in(service, database, minutes=0)
     FollowUpReminders(service).sweep()
     assert [row.recipient for row in rows(database, kind="notice")] == ["volunteer:v1", "supervisor:backup"]
+
+
+def test_the_due_time_is_shown_in_the_hotlines_time_zone(database, clock):
+    service, _ = desk_for(database, clock)
+    service.zone = load_zone("Asia/Jayapura")  # a hotline in eastern Indonesia (WIT, UTC+9)
+    _follow_up_in(service, database, minutes=0)
+    FollowUpReminders(service).sweep()
+    volunteer, _supervisor = rows(database, kind="notice")
+    shown = (clock() + timedelta(hours=9)).strftime("%Y-%m-%d %H:%M")
+    assert f"agreed for {shown} WIT is due now" in volunteer.payload["text"]

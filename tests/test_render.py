@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.directory import Directory
 from bot.engine import CaseSummarized, FlagSummary, NoteAdded, ReferralsOffered, load_flow_text
 from bot.i18n import translator
+from bot.local_time import load_zone
 from bot.render import MESSAGE_LIMIT, AlertFacts, alert_payload, referral_lines, split_message, summary_lines, volunteer_payloads
 from tests.conftest import DEMO_FLOW
 
@@ -66,8 +67,10 @@ def test_the_summary_shows_flag_states_needs_and_follow_ups():
         "• P0 Immediate danger (supervisor alerted)",
         "• P1 A child (withdrawn: Misheard the age)",
         "Needs: Legal aid",
-        "Follow-up: callback, due 2026-11-25 02:30 UTC",
+        "Follow-up: callback, due 2026-11-25 09:30 WIB",  # stored in UTC, shown in the hotline's zone
     ]
+    eastern = summary_lines(event, translator("en"), "K-ABC123", load_zone("Asia/Jayapura"))
+    assert eastern[-1] == "Follow-up: callback, due 2026-11-25 11:30 WIT"
 
 
 def test_a_note_is_acknowledged_but_never_repeated_back():

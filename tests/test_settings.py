@@ -9,6 +9,11 @@ def test_defaults_need_no_environment():
     settings = Settings.from_env({})
     assert settings.database_url == "sqlite:///pendamping.db"
     assert settings.language == "id" and settings.start_flow == "protocol"
+    assert settings.timezone == "Asia/Jakarta" and settings.zone.key == "Asia/Jakarta"
+
+
+def test_the_time_zone_can_be_one_of_indonesias_three():
+    assert Settings.from_env({"PENDAMPING_TIMEZONE": "Asia/Makassar"}).zone.key == "Asia/Makassar"
 
 
 @pytest.mark.parametrize(
@@ -17,6 +22,8 @@ def test_defaults_need_no_environment():
         ({"PENDAMPING_LANGUAGE": "fr"}, "PENDAMPING_LANGUAGE"),
         ({"DATABASE_URL": "pendamping.db"}, "DATABASE_URL"),
         ({"PENDAMPING_FLOWS_DIR": "/nonexistent/flows"}, "PENDAMPING_FLOWS_DIR"),
+        ({"PENDAMPING_TIMEZONE": "WIB"}, "PENDAMPING_TIMEZONE"),
+        ({"PENDAMPING_TIMEZONE": "../../etc/passwd"}, "PENDAMPING_TIMEZONE"),
     ],
 )
 def test_a_malformed_setting_is_named(env, name):

@@ -58,7 +58,7 @@ def build_application(
 
     service = CaseService(
         database, library, start_flow=settings.start_flow, supervisor_language=settings.language,
-        directory=load_directory(), ladder=Ladder(supervisors, settings.deadlines), clock=utcnow,
+        directory=load_directory(), ladder=Ladder(supervisors, settings.deadlines), clock=utcnow, zone=settings.zone,
     )
     builder = (
         ApplicationBuilder()
