@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.outbox import queued_rows
+from storage.outbox import queued_recipients
 
 __all__ = ["DEFAULT_DATABASE_URL", "Database", "DatabaseUrlError", "OutboxHook"]
 
@@ -85,7 +85,8 @@ class Database:
         self._outbox_hook: OutboxHook[Any] | None = None
 
     def attach_outbox_hook(self, hook: OutboxHook[Any] | None) -> None:
-        """From now on (until called with None), every transaction that queues outbox rows calls `hook`."""
+        """From now on (until called with None), every transaction calls `hook` as it begins, and
+        again before it commits if it queued outbox rows."""
         self._outbox_hook = hook
 
     @contextmanager
@@ -107,7 +108,7 @@ class Database:
                 if hook is not None:
                     taken = hook.begin(session)
                 yield session
-                if hook is not None and queued_rows(session):
+                if hook is not None and queued_recipients(session):
                     taken = hook.before_commit(session, taken)
             committed = True
         finally:

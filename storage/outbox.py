@@ -25,7 +25,6 @@ __all__ = [
     "pending_count",
     "purge_sent",
     "queued_recipients",
-    "queued_rows",
     "record_failure",
     "record_sent",
     "release",
@@ -120,11 +119,6 @@ def claim_pending(session: Session, now: datetime, lease: timedelta, limit: int 
     """Due, unsent rows, oldest first, hidden from other claims until `now + lease`; in one
     statement. A recipient's rows are handed out in id order, behind any earlier row still waiting."""
     return _deliveries(session.connection().execute(_CLAIM, {"now": now, "limit": limit, "lease_until": now + lease}))
-
-
-def queued_rows(session: Session) -> bool:
-    """Whether this transaction has queued outbox rows."""
-    return bool(session.info.get(_QUEUED))
 
 
 def queued_recipients(session: Session) -> frozenset[str]:

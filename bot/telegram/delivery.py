@@ -225,9 +225,10 @@ class TelegramDelivery:
 
     async def run(self) -> None:
         """Claim what no transaction handed over: due retries, rows that waited behind an earlier
-        one of their chat, rows from other processes. A claim, with the record of what finished, in
-        one transaction, runs when woken, each `sweep_seconds`, and RECORD_DELAY_SECONDS after a send
-        finished if no transaction recorded it first. After a claim the loop waits for its batch (at
+        one of their chat, rows from other processes. A claim (its transaction records what
+        finished) runs when woken, which the end of a send does when a row of its chat waits behind
+        it; each `sweep_seconds`; and RECORD_DELAY_SECONDS after a send finished, so a "sent" mark is
+        never later than that even when no step comes. After a claim the loop waits for its batch (at
         most HANG_GRACE_SECONDS): a chat whose send hangs holds the others up once, for the grace at
         most; its rows stay leased, the claim's order rule keeps its later rows back, and later
         batches go without it."""
@@ -251,7 +252,7 @@ class TelegramDelivery:
         while not self._stopped:
             self._reap()
             now = loop.time()
-            # A send that finished may have unblocked its chat's next rows: claim them soon.
+            # A send finished: its record is due even if no transaction comes to make it.
             settle_due = self._finished_at is not None and now - self._finished_at >= RECORD_DELAY_SECONDS
             if self._claim_wanted or settle_due or now - last_claim >= self.sweep_seconds:
                 self._claim_wanted = False
