@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.cases import CaseService
 from bot.i18n import N_, translator
 from bot.local_time import date_and_time
-from bot.render import FOLLOW_UP_LABELS
+from bot.render import follow_up_label
 from storage import CaseSession, append_events, due_follow_ups, enqueue
 
 __all__ = ["FollowUpReminders"]
@@ -33,13 +33,13 @@ class FollowUpReminders:
                 volunteer = translator(case.language)
                 text = volunteer.text(
                     N_("⏰ Case {case_code}: the {kind} agreed for {due} is due now. Use only the time and the way the caller agreed; if you cannot do it, tell your supervisor."),
-                    kind=volunteer.text(FOLLOW_UP_LABELS.get(follow_up.kind, follow_up.kind)), **facts,
+                    kind=follow_up_label(follow_up.kind, volunteer), **facts,
                 )
                 enqueue(session, kind="notice", recipient=f"volunteer:{case.volunteer}", payload={"text": text}, now=now, case_id=case.id)
                 supervisors = translator(self.service.supervisor_language)
                 copy = supervisors.text(
                     N_("⏰ Case {case_code}: a {kind} agreed for {due} is due now; the volunteer has been reminded."),
-                    kind=supervisors.text(FOLLOW_UP_LABELS.get(follow_up.kind, follow_up.kind)), **facts,
+                    kind=follow_up_label(follow_up.kind, supervisors), **facts,
                 )
                 on_duty = self.service.ladder.on_duty(session)
                 for recipient in on_duty:

@@ -35,10 +35,10 @@ from bot.local_time import DEFAULT_ZONE, date_and_time
 
 __all__ = [
     "DONE",
-    "FOLLOW_UP_LABELS",
     "MESSAGE_LIMIT",
     "AlertFacts",
     "alert_payload",
+    "follow_up_label",
     "referral_lines",
     "split_message",
     "summary_lines",
@@ -49,6 +49,10 @@ DONE = N_("Done")  # the button that sends a multi-choice answer ticked on Teleg
 
 # What people read for the follow-up kinds the protocol schedules; another flow's kind is shown as named.
 FOLLOW_UP_LABELS = {"callback": N_("callback"), "monitoring_3_months": N_("three-month monitoring")}
+
+
+def follow_up_label(kind: str, translator: Translator) -> str:
+    return translator.text(FOLLOW_UP_LABELS.get(kind, kind))
 
 # Telegram refuses a text over 4096 characters; a step's message is split below it.
 MESSAGE_LIMIT = 4096
@@ -156,7 +160,7 @@ def volunteer_payloads(
             parts.append("\n".join(referral_lines(event, translator, directory)))
         elif isinstance(event, FollowUpScheduled):
             due = date_and_time(event.due_at, zone)
-            kind = _(FOLLOW_UP_LABELS.get(event.kind, event.kind))
+            kind = follow_up_label(event.kind, translator)
             parts.append(_(event.text) if event.text else _(N_("Follow-up recorded: {kind}, due {due}."), kind=kind, due=due))
         elif isinstance(event, CaseSummarized):
             parts.append("\n".join(summary_lines(event, translator, case_code, zone)))
@@ -283,5 +287,5 @@ def summary_lines(event: CaseSummarized, translator: Translator, case_code: str,
     if event.needs:
         lines.append(_(N_("Needs: {needs}"), needs=", ".join(_(NEED_LABELS.get(need, need)) for need in event.needs)))
     for kind, due in event.follow_ups:
-        lines.append(_(N_("Follow-up: {kind}, due {due}"), kind=_(FOLLOW_UP_LABELS.get(kind, kind)), due=date_and_time(due, zone)))
+        lines.append(_(N_("Follow-up: {kind}, due {due}"), kind=follow_up_label(kind, translator), due=date_and_time(due, zone)))
     return lines
