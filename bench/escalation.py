@@ -28,8 +28,13 @@ class EscalationResult:
     reescalation: Summary  # escalation deadline -> the backup's alert reaching the fake
 
 
-def _alert_times(bot: Harness, chat: int) -> list[float]:
-    return [call.time for call in bot.api.calls_to("sendMessage") if call.params.get("chat_id") == chat and "🚨" in str(call.params.get("text", ""))]
+def _alert_times(bot: Harness, chat: int, case_code: str) -> list[float]:
+    """When each alert about one case reached `chat`. Earlier runs' cases keep climbing the ladder
+    while later runs are measured, so their alerts must not be counted."""
+    return [
+        call.time for call in bot.api.calls_to("sendMessage")
+        if call.params.get("chat_id") == chat and "🚨" in (text := str(call.params.get("text", ""))) and case_code in text
+    ]
 
 
 async def _keyboard(bot: Harness, user: int) -> None:
@@ -49,13 +54,16 @@ async def _raise_p0(bot: Harness, user: int) -> float:
     return started
 
 
-def _deadline_of(bot: Harness, user: int) -> datetime:
+def _case_of(bot: Harness, user: int) -> tuple[str, datetime] | None:
+    """The open case's code and its escalation's deadline, once the P0 step has committed."""
     with bot.database.transaction() as session:
         case = find_open_case(session, f"tg:{user}")
-        assert case is not None
-        [escalation] = escalations_of(session, case.id)
+        escalations = escalations_of(session, case.id) if case is not None else []
+        if case is None or not escalations:
+            return None
+        [escalation] = escalations
         assert escalation.deadline_at is not None
-        return escalation.deadline_at
+        return case.case_code, escalation.deadline_at
 
 
 async def _run(runs: int, deadline_seconds: float) -> EscalationResult:
@@ -72,14 +80,16 @@ async def _run(runs: int, deadline_seconds: float) -> EscalationResult:
                     add_member(session, telegram_user_id=FIRST_VOLUNTEER + index, role="volunteer", display_name=f"V{index}", now=utcnow())
             for index in range(runs):
                 user = FIRST_VOLUNTEER + index
-                seen, backup_seen = len(_alert_times(bot, SUPERVISOR)), len(_alert_times(bot, BACKUP))
                 started = await _raise_p0(bot, user)
-                await bot.until(lambda: len(_alert_times(bot, SUPERVISOR)) > seen, timeout=10)
-                alert.append(int((_alert_times(bot, SUPERVISOR)[seen] - started) * 1e9))
+                await bot.until(lambda: _case_of(bot, user) is not None, timeout=10)
+                found = _case_of(bot, user)
+                assert found is not None
+                code, deadline = found
+                await bot.until(lambda: bool(_alert_times(bot, SUPERVISOR, code)), timeout=10)
+                alert.append(int((_alert_times(bot, SUPERVISOR, code)[0] - started) * 1e9))
                 # Nobody takes it: the sweeper must page the backup soon after the deadline.
-                deadline = _deadline_of(bot, user)
-                await bot.until(lambda: len(_alert_times(bot, BACKUP)) > backup_seen, timeout=deadline_seconds + 10)
-                arrived_wall = utcnow() - timedelta(seconds=time.monotonic() - _alert_times(bot, BACKUP)[backup_seen])
+                await bot.until(lambda: bool(_alert_times(bot, BACKUP, code)), timeout=deadline_seconds + 10)
+                arrived_wall = utcnow() - timedelta(seconds=time.monotonic() - _alert_times(bot, BACKUP, code)[0])
                 reescalation.append(int((arrived_wall - deadline).total_seconds() * 1e9))
     return EscalationResult(summarise(alert), summarise(reescalation))
 

@@ -356,6 +356,10 @@ def markdown_report(results: Results) -> str:
         "",
         *[f"- {line}" for line in _ratios(results)],
         f"- {_stalls(results)}",
+        "- Escalation runs follow each other: each P0 is raised just after the sweep that paged the backup of "
+        "the run before, so its deadline falls just after a sweep and waits almost a second for the next one. "
+        "The re-escalation row therefore measures the worst case on every run; each run counts only the alerts "
+        "about its own case, since earlier cases keep climbing the ladder meanwhile.",
         *[f"- Skipped: {note}" for note in results.skipped],
         "",
         f"Memory: open cases are stored, then {memory.steps} steps are spread over all of them; RSS is read from",
