@@ -26,14 +26,13 @@ from bot.render import AlertFacts, alert_payload, volunteer_payloads
 from storage import (
     CaseSession,
     Database,
-    append_events,
     create_case,
     enqueue,
     find_open_case,
     lock_case,
     open_escalation,
     record_update,
-    save_state,
+    store_step,
     schedule_follow_up,
 )
 
@@ -213,7 +212,7 @@ class CaseService:
         volunteer_name: str,
     ) -> StepOutcome:
         flow = machine.flow
-        save_state(session, case, state.to_dict(), now)
+        stored = state.to_dict()
         records: list[tuple[str, dict[str, Any]]] = [(event.type, event.payload()) for event in events]
         alert_codes: dict[int, str] = {}
         alert_notes: dict[int, str] = {}
@@ -259,7 +258,7 @@ class CaseService:
             for recipient in page.recipients:
                 enqueue(session, kind="alert", recipient=recipient, payload=payload, now=now, case_id=case.id)
                 records.append(("alert_queued", {"alert_code": escalation.alert_code, "recipient": recipient}))
-        append_events(session, case, records, now)
+        store_step(session, case, stored, records, now)
         messages = volunteer_payloads(
             events, translator(case.language), flow, case.case_code, state.step, alert_codes, self.directory, alert_notes, self.zone
         )

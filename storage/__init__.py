@@ -10,7 +10,7 @@ from storage.cases import (
     events_of,
     find_open_case,
     lock_case,
-    save_state,
+    store_step,
 )
 from storage.database import DEFAULT_DATABASE_URL, Database, DatabaseUrlError, OutboxHook
 from storage.escalations import (
@@ -119,7 +119,7 @@ __all__ = [
     "release",
     "remove_member",
     "resolve_escalation",
-    "save_state",
+    "store_step",
     "schedule_follow_up",
     "sent_copies",
     "set_availability",

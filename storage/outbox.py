@@ -100,16 +100,24 @@ _CLAIM = (
     .values(available_at=bindparam("lease_until"))
     .returning(*_ROW)
 )
-# The same claim, for the recipients one transaction wrote to.
+# The same claim, for the recipients one transaction wrote to. A step writes to one recipient, so
+# that case gets a statement of its own: an expanding IN is rendered again on every execution.
 _CLAIM_QUEUED = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id.in_(_CLAIMABLE.where(_OUTBOX.c.recipient.in_(bindparam("recipients", expanding=True))).scalar_subquery()))
     .values(available_at=bindparam("lease_until"))
     .returning(*_ROW)
 )
+_CLAIM_QUEUED_ONE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(_CLAIMABLE.where(_OUTBOX.c.recipient == bindparam("only_recipient")).scalar_subquery()))
+    .values(available_at=bindparam("lease_until"))
+    .returning(*_ROW)
+)
+# Run once per row (executemany) rather than with an expanding IN, for the same reason.
 _SENT = (
     update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_OUTBOX.c.id == bindparam("row_id"))
     .values(sent_at=bindparam("now"), attempts=_OUTBOX.c.attempts + 1, last_error=None)
 )
 _SENT_REF = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id")).values(sent_ref=bindparam("ref"))
@@ -135,7 +143,11 @@ def claim_queued(session: Session, lease: timedelta, limit: int = 100) -> list[D
     if not queued:
         return []
     now = max(queued.values())
-    parameters = {"now": now, "limit": limit, "lease_until": now + lease, "recipients": sorted(queued)}
+    parameters: dict[str, Any] = {"now": now, "limit": limit, "lease_until": now + lease}
+    if len(queued) == 1:
+        [parameters["only_recipient"]] = queued
+        return _deliveries(session.connection().execute(_CLAIM_QUEUED_ONE, parameters))
+    parameters["recipients"] = sorted(queued)
     return _deliveries(session.connection().execute(_CLAIM_QUEUED, parameters))
 
 
@@ -148,7 +160,7 @@ def _deliveries(rows: Iterable[Row[Any]]) -> list[Delivery]:
 def record_sent(session: Session, ids: list[int], now: datetime, refs: dict[int, str] | None = None) -> None:
     connection = session.connection()
     if ids:
-        connection.execute(_SENT, {"ids": ids, "now": now})
+        connection.execute(_SENT, [{"row_id": row_id, "now": now} for row_id in ids])
     if refs:
         connection.execute(_SENT_REF, [{"row_id": row_id, "ref": ref} for row_id, ref in refs.items()])
 

@@ -32,7 +32,7 @@ from storage import (
     record_sent,
     register_flow_revision,
     release,
-    save_state,
+    store_step,
 )
 from storage.database import SQLITE_BUSY_TIMEOUT_MS
 from storage.models import Base, OutboxMessage
@@ -58,8 +58,10 @@ def test_case_state_and_events_round_trip(database: Database, now):
     later = now + timedelta(seconds=5)
     with database.transaction() as session:
         row = lock_case(session, case.id)
-        save_state(session, row, {"node": "done", "status": "ended", "answers": {"age": 15, "note": "ok"}}, later)
-        append_events(session, row, [("answer_recorded", {"node": "note", "value": "ok"}), ("session_ended", {"outcome": "completed"})], later)
+        events = [("answer_recorded", {"node": "note", "value": "ok"}), ("session_ended", {"outcome": "completed"})]
+        store_step(session, row, {"node": "done", "status": "ended", "answers": {"age": 15, "note": "ok"}}, events, later)
+        # Written at once: the loaded case reads as stored and leaves nothing for the ORM to flush.
+        assert (row.status, row.version, row.ended_at) == ("ended", 2, later) and not session.is_modified(row)
     with database.transaction() as session:
         row = lock_case(session, case.id)
         assert row.state == {"node": "done", "status": "ended", "answers": {"age": 15, "note": "ok"}}
@@ -72,13 +74,31 @@ def test_case_state_and_events_round_trip(database: Database, now):
         ]
 
 
+def test_steps_stored_in_one_transaction_number_their_events_on(database: Database, now):
+    """A step stored after another in the same transaction (a relay, then an answer, say) continues
+    the event numbers, and ORM changes to the case made alongside still reach the database."""
+    case = new_case(database, now)
+    with database.transaction() as session:
+        row = lock_case(session, case.id)
+        store_step(session, row, {"node": "a", "status": "active"}, [("answer_recorded", {"n": 1})], now)
+        append_events(session, row, [("relay_sent", {"n": 2})], now)
+        store_step(session, row, {"node": "b", "status": "ended"}, [("session_ended", {"n": 3})], now + timedelta(seconds=1))
+        store_step(session, row, {"node": "b", "status": "ended"}, [], now + timedelta(seconds=2))
+        row.language = "en"
+    with database.transaction() as session:
+        row = lock_case(session, case.id)
+        assert [(event.seq, event.payload["n"]) for event in events_of(session, case.id)] == [(1, 1), (2, 2), (3, 3)]
+        assert (row.state["node"], row.version, row.language) == ("b", 3, "en")
+        assert (row.ended_at, row.updated_at) == (now + timedelta(seconds=1), now + timedelta(seconds=2))
+
+
 def test_find_open_case_returns_the_volunteers_latest_active_case(database: Database, now):
     first = new_case(database, now)
     second = new_case(database, now + timedelta(minutes=1))
     new_case(database, now + timedelta(minutes=2), volunteer="someone else")
     with database.transaction() as session:
         assert find_open_case(session, "v1").id == second.id
-        save_state(session, lock_case(session, second.id), {"status": "ended"}, now + timedelta(minutes=3))
+        store_step(session, lock_case(session, second.id), {"status": "ended"}, [], now + timedelta(minutes=3))
     with database.transaction() as session:
         assert find_open_case(session, "v1").id == first.id
         assert find_open_case(session, "nobody") is None
@@ -89,8 +109,7 @@ def test_a_failed_transaction_leaves_nothing_behind(database: Database, now):
     with pytest.raises(RuntimeError):
         with database.transaction() as session:
             row = lock_case(session, case.id)
-            save_state(session, row, {"node": "x", "status": "active"}, now)
-            append_events(session, row, [("answer_recorded", {})], now)
+            store_step(session, row, {"node": "x", "status": "active"}, [("answer_recorded", {})], now)
             enqueue(session, kind="message", recipient="volunteer:v1", payload={"text": "hi"}, now=now, case_id=case.id)
             raise RuntimeError("crash before commit")
     with database.transaction() as session:
