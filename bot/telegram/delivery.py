@@ -252,8 +252,11 @@ class TelegramDelivery:
         while not self._stopped:
             self._reap()
             now = loop.time()
-            # A send finished: its record is due even if no transaction comes to make it.
+            # A send finished: its record is due even if no transaction comes to make it. Usually a
+            # step's transaction has made it meanwhile, and there is nothing left to settle.
             settle_due = self._finished_at is not None and now - self._finished_at >= RECORD_DELAY_SECONDS
+            if settle_due and not self._has_unrecorded():
+                self._finished_at, settle_due = None, False
             if self._claim_wanted or settle_due or now - last_claim >= self.sweep_seconds:
                 self._claim_wanted = False
                 self._finished_at = None
@@ -293,6 +296,10 @@ class TelegramDelivery:
                 LOGGER.error("sending to a chat failed unexpectedly: %r", None if task.cancelled() else task.exception())
                 with self._lock:  # its rows are claimed again when their lease runs out
                     self._in_flight.discard(recipient)
+
+    def _has_unrecorded(self) -> bool:
+        with self._lock:
+            return bool(self._unrecorded)
 
     def _take_unrecorded(self) -> list[ChatResult]:
         with self._lock:

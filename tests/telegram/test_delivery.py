@@ -196,3 +196,46 @@ def test_a_transaction_reads_what_was_sent_before_it_began_and_a_failed_one_lose
     assert after_failure == [None]  # the failed transaction's record was rolled back with it...
     assert len(seen_inside) == 1 and seen_inside[0] is not None  # ...and made again by the next one, which reads it
     assert len(in_the_end) == 1 and in_the_end[0] is not None
+
+
+def test_a_send_recorded_by_a_step_needs_no_claim_of_the_loop_and_one_no_step_records_gets_one(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settles: list[int] = []
+    settle = TelegramDelivery._settle
+
+    def counted(self: TelegramDelivery, room: int) -> list[Any]:
+        settles.append(room)
+        return settle(self, room)
+
+    monkeypatch.setattr(TelegramDelivery, "_settle", counted)
+    wait = 3 * delivery_module.RECORD_DELAY_SECONDS
+
+    async def scenario() -> tuple[int, int, list[object]]:
+        bot = SlowForOneChat()
+        delivery = TelegramDelivery(sqlite_database, bot, ButtonSigner(b"k"), utcnow, sweep_seconds=NEVER, pacer=ChatPacer(burst=100))  # type: ignore[arg-type]
+        running = asyncio.create_task(delivery.run())
+        try:
+            await asyncio.sleep(0.05)  # the loop's first claim, at start
+            settles.clear()
+            _notice(sqlite_database, QUICK, "recorded by a step")
+            await _until(lambda: len(bot.sent) == 1)
+            await asyncio.sleep(0.01)
+            with sqlite_database.transaction():
+                pass  # any transaction, a step say, records the finished send as it begins
+            await asyncio.sleep(wait)
+            recorded_by_a_step = len(settles)
+            _notice(sqlite_database, QUICK, "no step after it")
+            await _until(lambda: len(bot.sent) == 2)
+            await asyncio.sleep(wait)
+            with sqlite_database.reading() as session:
+                sent_at = [row.sent_at for row in session.scalars(select(OutboxMessage))]
+            return recorded_by_a_step, len(settles) - recorded_by_a_step, sent_at
+        finally:
+            delivery.stop()
+            await asyncio.wait_for(running, timeout=10)
+
+    recorded_by_a_step, recorded_by_the_loop, sent_at = asyncio.run(scenario())
+    assert recorded_by_a_step == 0  # nothing was left for the loop to record
+    assert recorded_by_the_loop == 1  # the send no transaction followed is recorded all the same
+    assert len(sent_at) == 2 and all(at is not None for at in sent_at)
