@@ -170,6 +170,12 @@ class TelegramDelivery:
         self._stopped = True
         self._signal.set()
 
+    async def sends_to(self, recipient: str, timeout: float) -> None:
+        """Wait, `timeout` at most, for the sends to `recipient` under way now to end."""
+        tasks = [task for task, (to, _) in self._sending.items() if to == recipient]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
     # ---- the outbox hook: riding on the database's transactions ------------------------------
 
     def begin(self, session: Session) -> _Ride | None:

@@ -5,8 +5,9 @@ its polling loop confirms an offset while the fetched updates may still wait in 
 process killed in between loses the update for good: Telegram does not send an acknowledged update
 again, and a volunteer's "in danger now" would never reach a supervisor. Here an update is
 acknowledged only after the router has committed its step (or found it handled before): the
-webhook answers 200 after that, 500 if it failed (Telegram then retries), and polling confirms an
-offset only after the whole batch was handled.
+webhook answers 200 after that (and after the reply the step caused has been sent, or a short wait),
+500 if it failed (Telegram then retries), and polling confirms an offset only after the whole batch
+was handled.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from telegram import Update
 from telegram.error import NetworkError, TelegramError
 
 from bot.settings import TelegramSettings
+from bot.telegram.delivery import recipient_for
 from bot.telegram.router import TelegramFront
 
 __all__ = ["WEBHOOK_PATH", "install_stop_signals", "poll_updates", "serve_webhook"]
@@ -31,6 +33,8 @@ __all__ = ["WEBHOOK_PATH", "install_stop_signals", "poll_updates", "serve_webhoo
 LOGGER = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# How long the acknowledgement of an update may wait for the reply it caused to be sent.
+REPLY_FIRST_SECONDS = 0.25
 
 
 class _UpdateEndpoint(tornado.web.RequestHandler):
@@ -56,6 +60,11 @@ class _UpdateEndpoint(tornado.web.RequestHandler):
         except Exception:
             LOGGER.exception("update %s could not be handled; Telegram will send it again", update.update_id)
             raise tornado.web.HTTPError(500) from None
+        # The step is stored. Its reply is being sent on this same event loop, and every await on
+        # the way to Telegram would otherwise let this answer be written first: the volunteer waits
+        # for the reply, Telegram only for this 200, which goes after it (or after a short wait).
+        if update.effective_user is not None:
+            await self.front.delivery.sends_to(recipient_for("volunteer", update.effective_user.id), REPLY_FIRST_SECONDS)
         self.set_status(200)
         await self.finish()
 
