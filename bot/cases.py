@@ -32,8 +32,8 @@ from storage import (
     lock_case,
     open_escalation,
     record_update,
-    store_step,
     schedule_follow_up,
+    store_step,
 )
 
 __all__ = [

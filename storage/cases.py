@@ -25,8 +25,7 @@ __all__ = [
 
 _INSERT_EVENTS = insert(EventRecord)
 _CASES: Table = CaseSession.__table__  # type: ignore[assignment]  # declared as a Table in models
-# What a step changes on its case, written in one Core statement: the ORM's unit of work cost
-# several times the statement itself on every step.
+# What a step changes on its case.
 _STEP_COLUMNS = ("state", "status", "version", "updated_at", "ended_at")
 _SAVE_STEP = (
     update(_CASES)
