@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage
@@ -93,27 +94,19 @@ _CLAIMABLE = (
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
+
+
+def _claiming(claimable: Select[Any]) -> ReturningUpdate[Any]:
+    """Lease the rows `claimable` selects and return them."""
+    return update(_OUTBOX).where(_OUTBOX.c.id.in_(claimable.scalar_subquery())).values(available_at=bindparam("lease_until")).returning(*_ROW)
+
+
 # Built once: the claim runs after every step, and building the statement cost more than running it.
-_CLAIM = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(_CLAIMABLE.scalar_subquery()))
-    .values(available_at=bindparam("lease_until"))
-    .returning(*_ROW)
-)
+_CLAIM = _claiming(_CLAIMABLE)
 # The same claim, for the recipients one transaction wrote to. A step writes to one recipient, so
 # that case gets a statement of its own: an expanding IN is rendered again on every execution.
-_CLAIM_QUEUED = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(_CLAIMABLE.where(_OUTBOX.c.recipient.in_(bindparam("recipients", expanding=True))).scalar_subquery()))
-    .values(available_at=bindparam("lease_until"))
-    .returning(*_ROW)
-)
-_CLAIM_QUEUED_ONE = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(_CLAIMABLE.where(_OUTBOX.c.recipient == bindparam("only_recipient")).scalar_subquery()))
-    .values(available_at=bindparam("lease_until"))
-    .returning(*_ROW)
-)
+_CLAIM_QUEUED = _claiming(_CLAIMABLE.where(_OUTBOX.c.recipient.in_(bindparam("recipients", expanding=True))))
+_CLAIM_QUEUED_ONE = _claiming(_CLAIMABLE.where(_OUTBOX.c.recipient == bindparam("only_recipient")))
 # Run once per row (executemany) rather than with an expanding IN, for the same reason.
 _SENT = (
     update(_OUTBOX)
