@@ -15,6 +15,7 @@ from storage import CaseSession, append_events, due_follow_ups, enqueue
 
 __all__ = ["FollowUpReminders"]
 
+
 class FollowUpReminders:
     def __init__(self, service: CaseService) -> None:
         self.service = service
@@ -24,6 +25,9 @@ class FollowUpReminders:
         now = self.service.clock()
         with self.service.database.transaction() as session:
             due = due_follow_ups(session, now)
+            # The same supervisors are on duty for every follow-up of one sweep.
+            on_duty = self.service.ladder.on_duty(session) if due else ()
+            supervisors = translator(self.service.supervisor_language)
             for follow_up in due:
                 follow_up.status = "due"
                 case = session.get(CaseSession, follow_up.session_id)
@@ -36,12 +40,10 @@ class FollowUpReminders:
                     kind=follow_up_label(follow_up.kind, volunteer), **facts,
                 )
                 enqueue(session, kind="notice", recipient=f"volunteer:{case.volunteer}", payload={"text": text}, now=now, case_id=case.id)
-                supervisors = translator(self.service.supervisor_language)
                 copy = supervisors.text(
                     N_("⏰ Case {case_code}: a {kind} agreed for {due} is due now; the volunteer has been reminded."),
                     kind=follow_up_label(follow_up.kind, supervisors), **facts,
                 )
-                on_duty = self.service.ladder.on_duty(session)
                 for recipient in on_duty:
                     enqueue(session, kind="notice", recipient=recipient, payload={"text": copy}, now=now, case_id=case.id)
                 append_events(session, case, [("follow_up_due", {"kind": follow_up.kind, "due_at": follow_up.due_at.isoformat(), "supervisors": len(on_duty)})], now)

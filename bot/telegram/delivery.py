@@ -342,6 +342,14 @@ class TelegramDelivery:
             return claim_pending(session, self.clock(), self.lease, room) if room > 0 else []
 
     async def _send_chat(self, rows: list[Delivery]) -> None:
+        """Send one chat's rows and hand over the outcome. When every row went and some were alerts,
+        their message ids are recorded now, not after RECORD_DELAY, so a supervisor's Take can edit
+        every copy however quickly it comes."""
+        result = await self._send_rows(rows)
+        _sent, refs, _failures, _held, due = result
+        self._finish(rows[0].recipient, result, now=bool(refs) and due is None)
+
+    async def _send_rows(self, rows: list[Delivery]) -> ChatResult:
         """Send one chat's rows in order; stop at the first failure and hold the rest behind it."""
         sent: list[int] = []
         refs: dict[int, str] = {}
@@ -350,27 +358,22 @@ class TelegramDelivery:
             wait = self.pacer.reserve(chat_id) if chat_id is not None else 0.0
             if wait > 0:
                 # Not a failure: this chat's rows go back unsent, due when its pace allows.
-                self._finish(rows[0].recipient, (sent, refs, [], [row.id for row in rows[position:]], self.clock() + timedelta(seconds=wait)), now=False)
-                return
+                return sent, refs, [], [row.id for row in rows[position:]], self.clock() + timedelta(seconds=wait)
             try:
                 async with self._sends:
                     ref = await self._send(delivery)
             except RetryAfter as error:
                 wait = error.retry_after if isinstance(error.retry_after, (int, float)) else error.retry_after.total_seconds()
                 retry_at = self.clock() + timedelta(seconds=float(wait))
-                self._finish(rows[0].recipient, (sent, refs, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at), now=False)
-                return
+                return sent, refs, [(delivery, f"RetryAfter: {wait}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at
             except (TelegramError, OSError) as error:
                 retry_at = self.clock() + retry_delay(delivery.attempts)
                 LOGGER.warning("sending outbox row %s failed (%s); retrying", delivery.id, type(error).__name__)
-                self._finish(rows[0].recipient, (sent, refs, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at), now=False)
-                return
+                return sent, refs, [(delivery, f"{type(error).__name__}: {error}", retry_at)], [row.id for row in rows[position + 1 :]], retry_at
             sent.append(delivery.id)
             if ref is not None:
                 refs[delivery.id] = ref
-        # Alerts went out: their message ids are recorded now, not after RECORD_DELAY, so a
-        # supervisor's Take can edit every copy however quickly it comes.
-        self._finish(rows[0].recipient, (sent, refs, [], [], None), now=bool(refs))
+        return sent, refs, [], [], None
 
     async def _send(self, delivery: Delivery) -> str | None:
         """Send one row; returns the Telegram message id of an alert, to edit its copy later."""
