@@ -239,7 +239,8 @@ def _webhook_notes(webhook: WebhookResult, cpus: int) -> list[str]:
         "recording the sendMessage that answers it. Closed loops keep one update per chat in flight, so past "
         "saturation their latency is queueing (chats / throughput).",
         f"The bot processes, the fake Bot API and the load generator all run on this machine's {cpus} CPUs: the "
-        "numbers include their contention. Bot CPU is the bot process's user+system time over the run, per update.",
+        "numbers include their contention. Bot CPU is the user+system time over the run, per update, of the bot "
+        "process and its step process together (Pendamping runs its steps in a child process; the echo bot has one process).",
         f"Limits lifted: bench/webhook_runner.py raises the global send rate to {webhook.lifted_rate:.0f}/s and "
         f"never holds a chat back; the echo bot ({webhook.library}) has the same rate limiter at the same rate.",
     ]

@@ -213,13 +213,35 @@ class Target:
             return int(connection.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
     def cpu_seconds(self) -> float:
-        """user + system CPU time of the process so far, from /proc (all its threads)."""
-        try:
-            stat = Path(f"/proc/{self.process.pid}/stat").read_text(encoding="ascii")
-        except OSError:
-            return float("nan")
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """user + system CPU time so far of the process and of its live child processes (the bot's
+        step process), from /proc, all threads."""
+        return _cpu_of(self.process.pid) + sum(_cpu_of(child) for child in _children(self.process.pid))
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _cpu_of(pid: int) -> float:
+    fields = _stat_fields(pid)
+    if fields is None:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[1] == str(pid):
+                found.append(int(entry.name))
+    return found
 
 
 def _listening(port: int) -> bool:

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     telegram = TelegramSettings.from_env(webhook=True)
     configure_logging()  # as bot.cli does before bot.telegram.app.run
-    application = build_application(settings, telegram, global_rate=args.global_rate)
+    application = build_application(settings, telegram, global_rate=args.global_rate, step_process=True)
     if args.no_chat_pacer:
         delivery: TelegramDelivery = application.bot_data["delivery"]
         delivery.pacer = ChatPacer(burst=UNPACED, interval=1.0)

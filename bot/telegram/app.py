@@ -29,12 +29,32 @@ from bot.telegram.keyboards import ButtonSigner
 from bot.telegram.membership import Membership
 from bot.telegram.router import TelegramFront
 from bot.telegram.serve import install_stop_signals, poll_updates, serve_webhook
+from bot.telegram.steps import ProcessSteps, Steps, ThreadSteps
 from bot.telegram.texts import COMMANDS
+from bot.telegram.transport import AiohttpRequest
 from storage import Database, supervisors_for_tier
 
-__all__ = ["build_application", "run", "serve"]
+__all__ = ["build_application", "build_service", "run", "serve"]
 
 LOGGER = logging.getLogger(__name__)
+
+
+def build_service(settings: Settings, telegram: TelegramSettings) -> CaseService:
+    """The case service on its own database: flows, lexicon, directory and the escalation ladder.
+    The step process (bot.telegram.step_worker) builds its own with this same function."""
+    database = Database(settings.database_url)
+    library = FlowLibrary.from_directory(settings.flows_dir, screener=load_lexicon())
+    group = [recipient_for("group", telegram.supervisor_group)] if telegram.supervisor_group is not None else []
+
+    def supervisors(session: Any, tier: int) -> list[str]:
+        people = [recipient_for("supervisor", member.telegram_user_id) for member in supervisors_for_tier(session, tier)]
+        # The group sees the first page of every alert; a tier with nobody in it falls to the next.
+        return people + group if people and tier == 0 else people
+
+    return CaseService(
+        database, library, start_flow=settings.start_flow, supervisor_language=settings.language,
+        directory=load_directory(), ladder=Ladder(supervisors, settings.deadlines), clock=utcnow, zone=settings.zone,
+    )
 
 
 def build_application(
@@ -44,22 +64,12 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     global_rate: float = 30.0,
+    step_process: bool = False,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """Everything wired: database, flows, lexicon, directory, delivery and the update router."""
-    database = Database(settings.database_url)
-    library = FlowLibrary.from_directory(settings.flows_dir, screener=load_lexicon())
-
-    group = [recipient_for("group", telegram.supervisor_group)] if telegram.supervisor_group is not None else []
-
-    def supervisors(session: Any, tier: int) -> list[str]:
-        people = [recipient_for("supervisor", member.telegram_user_id) for member in supervisors_for_tier(session, tier)]
-        # The group sees the first page of every alert; a tier with nobody in it falls to the next.
-        return people + group if people and tier == 0 else people
-
-    service = CaseService(
-        database, library, start_flow=settings.start_flow, supervisor_language=settings.language,
-        directory=load_directory(), ladder=Ladder(supervisors, settings.deadlines), clock=utcnow, zone=settings.zone,
-    )
+    """Everything wired: database, flows, lexicon, directory, delivery and the update router. With
+    `step_process`, steps run in a child process (bot.telegram.steps), as `run` has them."""
+    service = build_service(settings, telegram)
+    database = service.database
     builder = (
         ApplicationBuilder()
         .token(telegram.token)
@@ -68,8 +78,10 @@ def build_application(
         # Telegram's global limit; 429s are not retried here: the outbox retries them in order.
         .rate_limiter(AIORateLimiter(overall_max_rate=global_rate, max_retries=0))
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    if request is None:
+        # aiohttp instead of python-telegram-bot's httpx default: see bot.telegram.transport.
+        request, get_updates_request = AiohttpRequest(), get_updates_request or AiohttpRequest(connection_pool_size=1)
+    builder = builder.request(request).get_updates_request(get_updates_request or request)
     application = builder.build()
     # Buttons are signed with a key only this deployment has, derived from its bot token.
     signer = ButtonSigner(hashlib.sha256(b"pendamping-buttons:" + telegram.token.encode()).digest())
@@ -79,12 +91,15 @@ def build_application(
         alert_labels=(supervisors_language.text(N_("Take case")), supervisors_language.text(N_("View summary"))),
     )
     desk = EscalationDesk(service)
+    steps: Steps = ProcessSteps(service, settings, telegram, delivery) if step_process else ThreadSteps(service)
     front = TelegramFront(
-        service, Membership(database, timedelta(hours=telegram.invite_hours)), delivery, signer, settings.language, utcnow, desk
+        service, Membership(database, timedelta(hours=telegram.invite_hours)), delivery, signer, settings.language, utcnow, desk, steps
     )
     application.add_handler(TypeHandler(Update, front.on_update))
     reminders = FollowUpReminders(service)
-    application.bot_data.update(service=service, delivery=delivery, front=front, database=database, desk=desk, reminders=reminders)
+    application.bot_data.update(
+        service=service, delivery=delivery, front=front, database=database, desk=desk, reminders=reminders, steps=steps
+    )
     application.post_init = _started
     application.post_shutdown = _stopped
     return application
@@ -95,6 +110,7 @@ async def _started(application: Application[Any, Any, Any, Any, Any, Any]) -> No
     delivery: TelegramDelivery = application.bot_data["delivery"]
     front: TelegramFront = application.bot_data["front"]
     await asyncio.to_thread(service.register_flows)
+    await application.bot_data["steps"].start()
     front.bot_username = application.bot.username
     for language in SUPPORTED_LANGUAGES:
         commands = [BotCommand(name, translator(language).text(text)) for name, text in COMMANDS]
@@ -129,6 +145,7 @@ async def _stopped(application: Application[Any, Any, Any, Any, Any, Any]) -> No
     sweeper = application.bot_data.get("sweeper_task")
     if sweeper is not None:
         sweeper.cancel()
+    await application.bot_data["steps"].stop()
     delivery: TelegramDelivery = application.bot_data["delivery"]
     delivery.stop()
     task = application.bot_data.get("delivery_task")
@@ -137,7 +154,7 @@ async def _stopped(application: Application[Any, Any, Any, Any, Any, Any]) -> No
     application.bot_data["database"].dispose()
 
 
-def _install_reload_signal(service: CaseService) -> None:
+def _install_reload_signal(steps: Steps) -> None:
     """SIGHUP reloads the flows directory, as a supervisor's /reload does, without a restart."""
     if not hasattr(signal, "SIGHUP"):
         return  # Windows has none; /reload still works there
@@ -145,16 +162,16 @@ def _install_reload_signal(service: CaseService) -> None:
     running: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
     def on_hangup() -> None:
-        task = loop.create_task(_reload_flows(service))
+        task = loop.create_task(_reload_flows(steps))
         running.add(task)
         task.add_done_callback(running.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
 
 
-async def _reload_flows(service: CaseService) -> None:
-    """In a worker thread: reading, checking and storing the flows must not hold up any chat."""
-    outcome = await asyncio.to_thread(service.library.reload, service.database, service.clock())
+async def _reload_flows(steps: Steps) -> None:
+    """Off the event loop: reading, checking and storing the flows must not hold up any chat."""
+    outcome = await steps.reload()
     LOGGER.log(logging.WARNING if outcome.status is ReloadStatus.REFUSED else logging.INFO, "SIGHUP: %s", outcome.summary)
 
 
@@ -170,7 +187,7 @@ def configure_logging() -> None:
 
 
 def run(settings: Settings, telegram: TelegramSettings, *, webhook: bool) -> None:
-    asyncio.run(serve(build_application(settings, telegram), telegram, webhook=webhook))
+    asyncio.run(serve(build_application(settings, telegram, step_process=True), telegram, webhook=webhook))
 
 
 async def serve(application: Application[Any, Any, Any, Any, Any, Any], telegram: TelegramSettings, *, webhook: bool) -> None:
@@ -179,7 +196,7 @@ async def serve(application: Application[Any, Any, Any, Any, Any, Any], telegram
     bot, its requests and limits."""
     stop = asyncio.Event()
     install_stop_signals(stop)
-    _install_reload_signal(application.bot_data["service"])
+    _install_reload_signal(application.bot_data["steps"])
     front: TelegramFront = application.bot_data["front"]
     async with application:
         await _started(application)

@@ -32,7 +32,7 @@ from bot.render import DONE
 from bot.telegram.keyboards import ButtonSigner, alert_keyboard, keyboard_for, text_for
 from storage import Database, Delivery, claim_pending, claim_queued, enqueue, queued_recipients, record_failure, record_sent, release
 
-__all__ = ["ChatPacer", "TelegramDelivery", "chat_id_of", "enqueue_notice", "recipient_for"]
+__all__ = ["ChatPacer", "ChatResult", "TelegramDelivery", "chat_id_of", "enqueue_notice", "record_results", "recipient_for"]
 
 LOGGER = logging.getLogger(__name__)
 # One chat's outcome: rows sent, where alerts landed, the failure that stopped it, the rows held
@@ -65,6 +65,18 @@ def _by_chat(claimed: list[Delivery]) -> list[list[Delivery]]:
     for delivery in claimed:
         chats.setdefault(delivery.recipient, []).append(delivery)
     return list(chats.values())
+
+
+def record_results(session: Session, results: list[ChatResult], now: datetime) -> None:
+    """Store what the chats' sends came to: rows sent (with the message id of each alert copy),
+    failures with their retry time, and rows held back released for when they are due."""
+    refs = {row: ref for _, chat_refs, _, _, _ in results for row, ref in chat_refs.items()}
+    record_sent(session, [row for sent, _, _, _, _ in results for row in sent], now, refs)
+    for _, _, failures, held, due in results:
+        for delivery, error, retry_at in failures:
+            record_failure(session, delivery.id, error, retry_at)
+        if held and due is not None:
+            release(session, held, due)
 
 
 def recipient_for(role: str, telegram_user_id: int) -> str:
@@ -204,7 +216,7 @@ class TelegramDelivery:
         results = self._take_unrecorded()
         if results:
             try:
-                self._record(session, results)
+                record_results(session, results, self.clock())
             except BaseException:
                 self._give_back(results)
                 raise
@@ -226,6 +238,30 @@ class TelegramDelivery:
             self._start(rows)
         if wake:
             self.wake()
+
+    # ---- transactions of another process (bot.telegram.steps.ProcessSteps) --------------------
+
+    def hand_over(self) -> list[ChatResult]:
+        """What finished sending and is not recorded yet, for a transaction of another process to
+        record; `handed_back` says whether it did."""
+        return self._take_unrecorded()
+
+    def handed_back(self, results: list[ChatResult], recorded: bool, claimed: list[Delivery], waiting: list[str]) -> None:
+        """On the loop: what a transaction of another process did for the delivery. It recorded
+        `results` (or gave them back), claimed the rows it queued, and left rows of `waiting`
+        recipients behind an earlier row: those follow as soon as their chat's send ends."""
+        if not recorded:
+            self._give_back(results)
+        if self._loop is None:
+            return  # not running: what was claimed keeps its lease and the next start sends it
+        wake = False
+        with self._lock:
+            for recipient in waiting:
+                if recipient in self._in_flight:
+                    self._blocked.add(recipient)
+                else:
+                    wake = True
+        self._accept(claimed, wake)
 
     # ---- the loop ------------------------------------------------------------------------------
 
@@ -400,13 +436,3 @@ class TelegramDelivery:
                 markup = keyboard_for(prompt, delivery.case_id, self.signer, done_label=done)
         message = await self.bot.send_message(chat_id=chat_id, text=text_for(str(payload.get("text", "")), payload.get("prompt")), reply_markup=markup)
         return str(message.message_id) if delivery.kind == "alert" else None
-
-    def _record(self, session: Session, results: list[ChatResult]) -> None:
-        now = self.clock()
-        refs = {row: ref for _, chat_refs, _, _, _ in results for row, ref in chat_refs.items()}
-        record_sent(session, [row for sent, _, _, _, _ in results for row in sent], now, refs)
-        for _, _, failures, held, due in results:
-            for delivery, error, retry_at in failures:
-                record_failure(session, delivery.id, error, retry_at)
-            if held and due is not None:
-                release(session, held, due)

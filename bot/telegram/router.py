@@ -26,6 +26,7 @@ from bot.reloading import ReloadStatus
 from bot.telegram.delivery import TelegramDelivery, enqueue_notice, recipient_for
 from bot.telegram.keyboards import DONE, ButtonSigner, TogglePress, keyboard_for
 from bot.telegram.locks import ChatLocks
+from bot.telegram.steps import Steps
 from bot.telegram.membership import MemberView, Membership, StrangerLimiter
 from bot.telegram.texts import COMMANDS, STRANGER, SUPERVISOR_COMMANDS
 from storage import InviteProblem, record_update
@@ -56,8 +57,10 @@ class TelegramFront:
         default_language: str,
         clock: Callable[[], datetime],
         desk: EscalationDesk,
+        steps: Steps,
     ) -> None:
         self.service = service
+        self.steps = steps  # where a case's steps run; the service here serves reads and notices
         self.desk = desk
         self.membership = membership
         self.delivery = delivery
@@ -145,12 +148,10 @@ class TelegramFront:
             text = translator(language).text(N_("Case {case_code} is still open: /resume to continue it, /cancel to close it."), case_code=case.case_code)
             await self._notice(update, member, text)
             return
-        await asyncio.to_thread(self.service.open_case, member.volunteer_key, language, member.display_name, update_id=update.update_id)
+        await self.steps.open_case(member.volunteer_key, language, member.display_name, update_id=update.update_id)
 
     async def _act(self, update: Update, member: MemberView, action: Input, *, typed: bool = False) -> bool:
-        outcome = await asyncio.to_thread(
-            self.service.act_open, member.volunteer_key, action, member.display_name, update_id=update.update_id, typed=typed,
-        )
+        outcome = await self.steps.act_open(member.volunteer_key, action, member.display_name, update_id=update.update_id, typed=typed)
         if outcome is None:
             language = pick_language(member.language, default=self.default_language)
             await self._notice(update, member, translator(language).text(N_("There is no open case. Type /new to open one.")))
@@ -179,10 +180,7 @@ class TelegramFront:
             return
         typed, step = answer
         try:
-            await asyncio.to_thread(
-                self.service.act, case.id, Answer(typed), member.display_name,
-                update_id=update.update_id, typed=True, expected_step=step,
-            )
+            await self.steps.act(case.id, Answer(typed), member.display_name, update_id=update.update_id, expected_step=step, typed=True)
         except StaleStep:
             await self._answer_query(query, _(N_("This button belongs to an earlier question.")))
             return
@@ -270,8 +268,7 @@ class TelegramFront:
 
     async def _reload_flows(self, update: Update, member: MemberView, language: str) -> None:
         """/reload: the flows directory goes live if it passes the strict check; open cases keep theirs."""
-        library = self.service.library
-        outcome = await asyncio.to_thread(library.reload, self.service.database, self.clock())
+        outcome = await self.steps.reload()
         LOGGER.log(logging.WARNING if outcome.status is ReloadStatus.REFUSED else logging.INFO, "/reload: %s", outcome.summary)
         await self._notice(update, member, outcome.message(translator(language)))
 

@@ -1,0 +1,189 @@
+"""Steps in a process of their own: stored there, handed back here, and a dead child replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.cases import DuplicateUpdate, StaleStep
+from bot.engine import Answer
+from bot.reloading import ReloadStatus
+from bot.settings import Settings, TelegramSettings
+from bot.telegram import step_worker
+from bot.telegram.app import build_service
+from bot.telegram.delivery import ChatResult
+from bot.telegram.steps import ProcessSteps, StepWorkerError
+from storage import Database, Delivery, upgrade
+from storage.models import OutboxMessage
+from tests.flowdir import change_the_intro, copy_flows, set_revision
+from tests.telegram.fake_api import DEFAULT_TOKEN
+
+VOLUNTEER = "tg:2002"
+
+
+class HandOverLog:
+    """Stands in for the delivery: what the next call carries, and what each call handed back."""
+
+    lease = timedelta(seconds=30)
+
+    def __init__(self) -> None:
+        self.to_carry: list[ChatResult] = []
+        self.back: list[tuple[list[ChatResult], bool, list[Delivery], list[str]]] = []
+
+    def hand_over(self) -> list[ChatResult]:
+        carried, self.to_carry = self.to_carry, []
+        return carried
+
+    def handed_back(self, results: list[ChatResult], recorded: bool, claimed: list[Delivery], waiting: list[str]) -> None:
+        self.back.append((results, recorded, claimed, waiting))
+
+
+def _steps(tmp_path: Path, flows: Path | None = None) -> tuple[ProcessSteps, HandOverLog, Database]:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    database = Database(url)
+    upgrade(database)
+    settings = Settings(database_url=url, language="en")
+    if flows is not None:
+        settings = replace(settings, flows_dir=flows)
+    telegram = TelegramSettings(token=DEFAULT_TOKEN)
+    log = HandOverLog()
+    return ProcessSteps(build_service(settings, telegram), settings, telegram, log), log, database
+
+
+def _sent_at(database: Database, row_id: int) -> Any:
+    with database.reading() as session:
+        return session.scalar(select(OutboxMessage.sent_at).where(OutboxMessage.id == row_id))
+
+
+def test_a_step_is_stored_by_the_step_process_and_its_reply_handed_back_claimed(tmp_path: Path) -> None:
+    steps, log, database = _steps(tmp_path)
+
+    async def main() -> None:
+        await steps.start()
+        try:
+            opened = await steps.open_case(VOLUNTEER, "en", "Ayu", update_id=1)
+            assert steps.pid is not None and steps.pid != os.getpid()
+            [(carried, recorded, claimed, waiting)] = log.back
+            assert (carried, recorded, waiting) == ([], False, [])
+            assert claimed and {row.recipient for row in claimed} == {f"volunteer:{VOLUNTEER}"}
+            assert all(_sent_at(database, row.id) is None for row in claimed)
+
+            # What finished sending rides on the next call, and its transaction records it.
+            log.to_carry = [([row.id for row in claimed], {}, [], [], None)]
+            answered = await steps.act_open(VOLUNTEER, Answer("1"), "Ayu", update_id=2, typed=True)
+            assert answered is not None and answered.case.id == opened.case.id
+            assert answered.case.step > opened.case.step
+            assert log.back[-1][1] is True
+            assert all(_sent_at(database, row.id) is not None for row in claimed)
+
+            # The engine's refusals come back as the same exceptions, and store nothing.
+            with pytest.raises(DuplicateUpdate):
+                await steps.act_open(VOLUNTEER, Answer("1"), "Ayu", update_id=2, typed=True)
+            with pytest.raises(StaleStep):
+                await steps.act(opened.case.id, Answer("1"), "Ayu", update_id=3, expected_step=opened.case.step, typed=True)
+            assert log.back[-1][2] == []  # nothing claimed: nothing was queued
+            assert await steps.act_open("tg:9999", Answer("1"), "Nobody", update_id=4, typed=True) is None
+        finally:
+            await steps.stop()
+
+    asyncio.run(main())
+    assert steps.pid is None
+
+
+def test_results_carried_by_a_call_that_stores_nothing_are_handed_back_unrecorded(tmp_path: Path) -> None:
+    steps, log, database = _steps(tmp_path)
+
+    async def main() -> None:
+        await steps.start()
+        try:
+            opened = await steps.open_case(VOLUNTEER, "en", "Ayu", update_id=1)
+            claimed = log.back[-1][2]
+            result: ChatResult = ([row.id for row in claimed], {}, [], [], None)
+            log.to_carry = [result]
+            with pytest.raises(DuplicateUpdate):  # rolled back: its record of the sends too
+                await steps.act(opened.case.id, Answer("1"), "Ayu", update_id=1, expected_step=None, typed=True)
+            assert log.back[-1][:2] == ([result], False)
+            assert all(_sent_at(database, row.id) is None for row in claimed)
+        finally:
+            await steps.stop()
+
+    asyncio.run(main())
+
+
+def test_a_killed_step_process_fails_the_call_it_had_and_the_next_call_starts_another(tmp_path: Path) -> None:
+    steps, log, database = _steps(tmp_path)
+
+    async def main() -> None:
+        await steps.start()
+        try:
+            opened = await steps.open_case(VOLUNTEER, "en", "Ayu", update_id=1)
+            first = steps.pid
+            assert first is not None
+            os.kill(first, signal.SIGSTOP)  # the call below waits on a child that can no longer answer
+            call = asyncio.create_task(steps.act_open(VOLUNTEER, Answer("1"), "Ayu", update_id=2, typed=True))
+            await asyncio.sleep(0.2)
+            assert not call.done()
+            os.kill(first, signal.SIGKILL)
+            with pytest.raises(StepWorkerError):
+                await call
+            answered = await steps.act_open(VOLUNTEER, Answer("1"), "Ayu", update_id=2, typed=True)
+            assert answered is not None and answered.case.step > opened.case.step
+            assert steps.pid not in (None, first)
+        finally:
+            await steps.stop()
+
+    asyncio.run(main())
+
+
+def test_a_reload_goes_to_the_step_process_and_new_cases_there_start_on_the_new_revision(tmp_path: Path) -> None:
+    flows = copy_flows(tmp_path)
+    steps, log, database = _steps(tmp_path, flows)
+
+    async def main() -> None:
+        await steps.start()
+        try:
+            before = await steps.open_case(VOLUNTEER, "en", "Ayu", update_id=1)
+            assert (await steps.reload()).status is ReloadStatus.UNCHANGED
+            change_the_intro(flows)
+            set_revision(flows, before.case.flow_revision + 1)
+            outcome = await steps.reload()
+            assert outcome.status is ReloadStatus.RELOADED, outcome.reasons
+            after = await steps.open_case("tg:2003", "en", "Budi", update_id=2)
+            assert after.case.flow_revision == before.case.flow_revision + 1
+            # This process reloaded too: its readers know the revision the step process started.
+            assert steps.service.library.current["protocol"].revision == after.case.flow_revision
+        finally:
+            await steps.stop()
+
+    asyncio.run(main())
+
+
+def test_the_step_process_is_not_started_by_hand(capsys: pytest.CaptureFixture[str]) -> None:
+    assert step_worker.main([]) == 2
+    assert "started by the bot" in capsys.readouterr().err
+
+
+def test_stopping_answers_the_calls_already_made_and_refuses_new_ones(tmp_path: Path) -> None:
+    steps, log, database = _steps(tmp_path)
+
+    async def main() -> None:
+        await steps.start()
+        opened = await steps.open_case(VOLUNTEER, "en", "Ayu", update_id=1)
+        call = asyncio.create_task(steps.act_open(VOLUNTEER, Answer("1"), "Ayu", update_id=2, typed=True))
+        await asyncio.sleep(0)  # the call is written to the step process
+        await steps.stop()
+        answered = await call
+        assert answered is not None and answered.case.step > opened.case.step
+        with pytest.raises(StepWorkerError, match="stopping"):
+            await steps.act_open(VOLUNTEER, Answer("1"), "Ayu", update_id=3, typed=True)
+
+    asyncio.run(main())
+    assert steps.pid is None
