@@ -83,6 +83,7 @@ class Database:
         self._writer: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
         self._read_sessions = sessionmaker(self._light_engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
         self._outbox_hook: OutboxHook[Any] | None = None
+        self._batch = threading.local()  # the session of this thread's batch(), while one runs
 
     def attach_outbox_hook(self, hook: OutboxHook[Any] | None) -> None:
         """From now on (until called with None), every transaction calls `hook` as it begins, and
@@ -100,6 +101,13 @@ class Database:
 
         With an outbox hook attached, the hook's statements open and close the transaction.
         """
+        outer: Session | None = getattr(self._batch, "session", None)
+        if outer is not None:
+            # Inside `batch()`: a savepoint of the batch's transaction. A block that raises undoes
+            # its own writes only; the hook runs once, for the whole batch.
+            with outer.begin_nested():
+                yield outer
+            return
         hook = self._outbox_hook
         taken: Any = None
         committed = False
@@ -117,6 +125,21 @@ class Database:
                     hook.after(taken, committed)
                 except Exception:  # noqa: BLE001 - the transaction's outcome stands; its rows are claimed again after their lease
                     LOGGER.exception("the outbox hook failed after a transaction")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One durable transaction for every `transaction()` block this thread runs inside it: each
+        block becomes a savepoint, so one that raises undoes only its own writes, and the batch
+        commits once (one lock, one fsync, one outbox claim). A block's work is stored only when
+        the batch commits; a batch that fails to commit stores none of it. Not re-entrant."""
+        if getattr(self._batch, "session", None) is not None:
+            raise RuntimeError("Database.batch() is not re-entrant")
+        with self.transaction() as session:
+            self._batch.session = session
+            try:
+                yield
+            finally:
+                self._batch.session = None
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -17,9 +17,11 @@ claimed, and the delivery in the bot process sends the claimed rows the moment i
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import os
 import pickle
+import select
 import signal
 import socket
 import struct
@@ -39,6 +41,10 @@ __all__ = ["HEADER", "Answer", "Call", "CarriedRide", "StepWorkerError", "encode
 
 LOGGER = logging.getLogger(__name__)
 HEADER = struct.Struct("!I")
+# Calls already waiting when one is read run with it in one transaction, this many at most: more
+# would make the first of them wait long for the last.
+MAX_BATCH = 16
+BATCHED = frozenset({"open_case", "act", "act_open"})
 
 
 class StepWorkerError(RuntimeError):
@@ -138,13 +144,59 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _answer(call: Call, ride: CarriedRide, service: CaseService) -> Answer:
-    ride.reset(call.carried)
+def _run(call: Call, service: CaseService) -> tuple[bool, Any]:
     try:
-        value, ok = OPERATIONS[call.operation](service, *call.args, **call.kwargs), True
+        return True, OPERATIONS[call.operation](service, *call.args, **call.kwargs)
     except Exception as error:  # noqa: BLE001 - every failure goes back to the caller, who decides
-        value, ok = error, False
+        return False, error
+
+
+def _serve_batch(calls: list[Call], ride: CarriedRide, service: CaseService) -> list[Answer]:
+    """Run calls in one transaction of the database's `batch()`, each in a savepoint of its own:
+    under load the lock, the fsync and the outbox claim are paid once for every call waiting. Nothing
+    is answered before the batch has committed; if it fails to, every call fails."""
+    if len(calls) == 1:
+        return [_serve_alone(calls[0], ride, service)]  # a savepoint would only add statements
+    ride.reset([result for call in calls for result in call.carried])
+    try:
+        with service.database.batch():
+            outcomes = [_run(call, service) for call in calls]
+    except Exception as error:  # noqa: BLE001 - the commit failed: none of the calls is stored
+        outcomes = [(False, error)] * len(calls)
+    # What the batch claimed goes back once, with the first answer; `recorded` holds for all.
+    return [
+        Answer(call.call_id, ok, value, ride.recorded, ride.claimed if index == 0 else [], sorted(ride.waiting) if index == 0 else [])
+        for index, (call, (ok, value)) in enumerate(zip(calls, outcomes))
+    ]
+
+
+def _serve_alone(call: Call, ride: CarriedRide, service: CaseService) -> Answer:
+    ride.reset(call.carried)
+    ok, value = _run(call, service)
     return Answer(call.call_id, ok, value, ride.recorded, ride.claimed, sorted(ride.waiting))
+
+
+def _waiting_calls(sock: socket.socket, first: Call) -> tuple[list[Call], bool]:
+    """`first` and the calls already sent after it, up to MAX_BATCH; True if the socket closed."""
+    calls = [first]
+    while len(calls) < MAX_BATCH and select.select([sock], [], [], 0)[0]:
+        try:
+            calls.append(read_frame(sock))
+        except EOFError:
+            return calls, True
+    return calls, False
+
+
+def _send_answers(sock: socket.socket, answers: list[Answer]) -> None:
+    frames = []
+    for answer in answers:
+        try:
+            frames.append(encode_frame(answer))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            LOGGER.exception("an answer could not be sent back as it is")
+            failed = StepWorkerError(f"{type(answer.value).__name__}: {answer.value}"[:500])
+            frames.append(encode_frame(Answer(answer.call_id, False, failed, answer.recorded, answer.claimed, answer.waiting)))
+    sock.sendall(b"".join(frames))
 
 
 def serve(sock: socket.socket) -> None:
@@ -163,19 +215,19 @@ def serve(sock: socket.socket) -> None:
         gc.collect()
         gc.freeze()
         write_frame(sock, os.getpid())
-        while True:
+        closed = False
+        while not closed:
             try:
-                call = read_frame(sock)
+                first = read_frame(sock)
             except EOFError:
                 return
-            answer = _answer(call, ride, service)
-            try:
-                write_frame(sock, answer)
-            except (pickle.PicklingError, TypeError, AttributeError):
-                # Pickled before a byte is written, so the frame can be replaced whole.
-                LOGGER.exception("the answer to %s could not be sent back", call.operation)
-                failed = StepWorkerError(f"{call.operation}: {type(answer.value).__name__}: {answer.value}"[:500])
-                write_frame(sock, Answer(call.call_id, False, failed, answer.recorded, answer.claimed, answer.waiting))
+            calls, closed = _waiting_calls(sock, first)
+            answers: list[Answer] = []
+            # In order: runs of steps go in batches; anything else (a reload) on its own.
+            for batched, run in itertools.groupby(calls, key=lambda call: call.operation in BATCHED):
+                group = list(run)
+                answers += _serve_batch(group, ride, service) if batched else [_serve_alone(call, ride, service) for call in group]
+            _send_answers(sock, answers)
     finally:
         service.database.dispose()
 

@@ -35,7 +35,7 @@ from storage import (
     store_step,
 )
 from storage.database import SQLITE_BUSY_TIMEOUT_MS
-from storage.models import Base, OutboxMessage
+from storage.models import Base, CaseSession, OutboxMessage
 
 
 def new_case(db: Database, now, volunteer: str = "v1"):
@@ -117,6 +117,36 @@ def test_a_failed_transaction_leaves_nothing_behind(database: Database, now):
         assert row.state["node"] == "safe" and row.version == 0
         assert events_of(session, case.id) == []
         assert pending_count(session) == 0
+
+
+def test_a_batch_commits_its_blocks_once_and_a_block_that_raises_undoes_only_itself(database: Database, now):
+    kept, undone = new_case(database, now), new_case(database, now)
+    with database.batch():
+        with database.transaction() as session:
+            store_step(session, lock_case(session, kept.id), {"node": "kept", "status": "active"}, [("answer_recorded", {})], now)
+        with pytest.raises(RuntimeError):
+            with database.transaction() as session:
+                store_step(session, lock_case(session, undone.id), {"node": "undone", "status": "active"}, [("answer_recorded", {})], now)
+                raise RuntimeError("refused")
+        with pytest.raises(RuntimeError, match="re-entrant"):
+            with database.batch():
+                pass
+        with database.reading() as reader:  # another connection: nothing is visible before the commit
+            assert reader.get(CaseSession, kept.id).state["node"] == "safe"
+    with database.reading() as session:
+        assert session.get(CaseSession, kept.id).state["node"] == "kept" and len(events_of(session, kept.id)) == 1
+        assert session.get(CaseSession, undone.id).state["node"] == "safe" and events_of(session, undone.id) == []
+
+
+def test_a_batch_that_fails_stores_none_of_its_blocks(database: Database, now):
+    case = new_case(database, now)
+    with pytest.raises(RuntimeError):
+        with database.batch():
+            with database.transaction() as session:
+                store_step(session, lock_case(session, case.id), {"node": "x", "status": "active"}, [("answer_recorded", {})], now)
+            raise RuntimeError("the batch fails after the block")
+    with database.reading() as session:
+        assert session.get(CaseSession, case.id).state["node"] == "safe" and events_of(session, case.id) == []
 
 
 def test_outbox_claim_send_and_record(database: Database, now):

@@ -22,7 +22,7 @@ from bot.telegram.app import build_service
 from bot.telegram.delivery import ChatResult
 from bot.telegram.steps import ProcessSteps, StepWorkerError
 from storage import Database, Delivery, upgrade
-from storage.models import OutboxMessage
+from storage.models import CaseSession, OutboxMessage
 from tests.flowdir import change_the_intro, copy_flows, set_revision
 from tests.telegram.fake_api import DEFAULT_TOKEN
 
@@ -98,7 +98,7 @@ def test_a_step_is_stored_by_the_step_process_and_its_reply_handed_back_claimed(
     assert steps.pid is None
 
 
-def test_results_carried_by_a_call_that_stores_nothing_are_handed_back_unrecorded(tmp_path: Path) -> None:
+def test_results_carried_by_a_lone_call_that_stores_nothing_are_handed_back_unrecorded(tmp_path: Path) -> None:
     steps, log, database = _steps(tmp_path)
 
     async def main() -> None:
@@ -110,12 +110,47 @@ def test_results_carried_by_a_call_that_stores_nothing_are_handed_back_unrecorde
             log.to_carry = [result]
             with pytest.raises(DuplicateUpdate):  # rolled back: its record of the sends too
                 await steps.act(opened.case.id, Answer("1"), "Ayu", update_id=1, expected_step=None, typed=True)
-            assert log.back[-1][:2] == ([result], False)
+            assert log.back[-1][:2] == ([result], False)  # the delivery keeps them for the next call
             assert all(_sent_at(database, row.id) is None for row in claimed)
         finally:
             await steps.stop()
 
     asyncio.run(main())
+
+
+def test_calls_sent_together_are_stored_in_one_batch_and_a_refused_one_undoes_only_itself(tmp_path: Path) -> None:
+    steps, log, database = _steps(tmp_path)
+    volunteers = [f"tg:{3000 + index}" for index in range(6)]
+
+    async def main() -> None:
+        await steps.start()
+        try:
+            for index, volunteer in enumerate(volunteers):
+                await steps.open_case(volunteer, "en", "Ayu", update_id=index + 1)
+            # Their first messages went out: the batch below records that before it claims.
+            log.to_carry = [([row.id for _, _, rows, _ in log.back for row in rows], {}, [], [], None)]
+            log.back.clear()
+            # Written before any answer is read: the step process finds them waiting together.
+            answers = await asyncio.gather(
+                *(steps.act_open(volunteer, Answer("1"), "Ayu", update_id=100 + index, typed=True) for index, volunteer in enumerate(volunteers)),
+                steps.act_open(volunteers[0], Answer("1"), "Ayu", update_id=1, typed=True),  # handled before
+                return_exceptions=True,
+            )
+            *stepped, refused = answers
+            assert isinstance(refused, DuplicateUpdate)
+            assert all(outcome is not None and not isinstance(outcome, BaseException) for outcome in stepped)
+            claimed = [row for _, _, rows, _ in log.back for row in rows]
+            # A batch's claim comes back with its first answer: fewer claims than calls means some
+            # calls shared a transaction.
+            assert 1 <= sum(1 for _, _, rows, _ in log.back if rows) < len(answers)
+            assert {row.recipient for row in claimed} == {f"volunteer:{volunteer}" for volunteer in volunteers}
+        finally:
+            await steps.stop()
+
+    asyncio.run(main())
+    with database.reading() as session:
+        steps_stored = session.scalars(select(CaseSession.state)).all()
+    assert sorted(state["step"] for state in steps_stored) == [2] * len(volunteers)
 
 
 def test_a_killed_step_process_fails_the_call_it_had_and_the_next_call_starts_another(tmp_path: Path) -> None:

@@ -97,3 +97,17 @@ def test_a_request_used_before_initialize_says_so() -> None:
             await AiohttpRequest().do_request("http://127.0.0.1:9/bot/getMe", "POST")
 
     asyncio.run(main())
+
+
+def test_the_proxy_comes_from_the_environment_once_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
+    request = AiohttpRequest()
+    assert request._proxy_for("https://api.telegram.org/botTOKEN/sendMessage") == "http://proxy.internal:3128"
+    assert request._proxy_for("http://127.0.0.1:8081/botTOKEN/sendMessage") is None
+    monkeypatch.delenv("https_proxy")
+    # Read once: a variable changed while the bot runs takes a restart, as for every setting.
+    assert request._proxy_for("https://api.telegram.org/botTOKEN/getMe") == "http://proxy.internal:3128"
+    assert AiohttpRequest()._proxy_for("https://api.telegram.org/botTOKEN/getMe") is None
