@@ -21,6 +21,9 @@ per chat: httpx cost it as much CPU per update as the echo bot spends, on the sa
 Targets:
 * `pendamping`: bench/webhook_runner.py, the bot with Telegram's limits lifted (global rate and
   per-chat pacer); what the code costs.
+* `threaded`: the same, with its steps in worker threads of the bot process instead of its step
+  process (`--thread-steps`): run at one chat and in the first open loop only, to show what the
+  step process buys.
 * `echo`: bench/echo_bot.py with the same lifted global rate.
 * `shipped`: `python -m bot run --webhook` as deployed: 30 messages/s over all chats, and at most
   3 at once then 1 a second per chat. Its runs are capped in time: the limits, not the code, set
@@ -61,6 +64,7 @@ __all__ = [
     "ECHO",
     "OURS",
     "SHIPPED",
+    "THREADED",
     "SHIPPED_GLOBAL_RATE",
     "LoadRun",
     "WebhookPlan",
@@ -73,7 +77,7 @@ FIRST_CHAT = 5_000_001  # private chats: chat id = user id
 ANSWER = "maybe"  # not yes or no: rejected, question repeated, one message; a committed step all the same
 LIFTED_RATE = 10_000.0
 SHIPPED_GLOBAL_RATE = 30.0  # bot.telegram.app.build_application's default
-OURS, ECHO, SHIPPED = "pendamping", "echo", "shipped"
+OURS, ECHO, SHIPPED, THREADED = "pendamping", "echo", "shipped", "threaded"
 START_SECONDS = 60.0  # for a process to set its webhook and listen
 REPLY_SECONDS = 30.0  # for any one reply
 STOP_SECONDS = 15.0  # between SIGTERM and SIGKILL
@@ -516,25 +520,28 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def _compare(plan: WebhookPlan, ours: Target, echo: Target, chats: list[int]) -> list[LoadRun]:
-    """Ours and the echo bot, run after run in turn so drift on the host hits both alike."""
+async def _compare(plan: WebhookPlan, ours: Target, echo: Target, threaded: Target, chats: list[int]) -> list[LoadRun]:
+    """Ours and the echo bot, run after run in turn so drift on the host hits both alike; ours with
+    its steps in threads only at one chat and in the first open loop (what the step process buys)."""
     runs: list[LoadRun] = []
-    generators = [Generator(ours), Generator(echo)]
+    generators = [Generator(ours), Generator(echo), Generator(threaded)]
     warmed = 0
     try:
         for count, updates in plan.closed:
+            running_now = generators if count == 1 else generators[:2]
             # Only the chats a load uses are warmed before it: a bot's HTTP pool grown by a hundred
             # chats at once would otherwise still be walked during the one-chat loop.
-            for generator in generators:
+            for generator in running_now:
                 await _warm_up(generator, chats[warmed:count], plan.warmup_rounds)
             warmed = max(warmed, count)
-            for generator in generators:
+            for generator in running_now:
                 _say(f"webhook: {generator.target.name}, closed loop, {count} chats, {updates} updates")
                 runs.append(await generator.closed(chats[:count], updates))
-        for generator in generators:
+        await _warm_up(generators[2], chats[1 : plan.open_chats], plan.warmup_rounds)
+        for generator in generators[:2]:
             await _warm_up(generator, chats[warmed : plan.open_chats], plan.warmup_rounds)
-        for rate in plan.open_rates:
-            for generator in generators:
+        for index, rate in enumerate(plan.open_rates):
+            for generator in generators if index == 0 else generators[:2]:
                 _say(f"webhook: {generator.target.name}, open loop, {rate:.0f}/s for {plan.open_seconds:g} s")
                 runs.append(await generator.open(chats[: plan.open_chats], rate, plan.open_seconds))
         for generator in generators:
@@ -571,7 +578,10 @@ def measure_webhook(plan: WebhookPlan) -> WebhookResult:
         _say("webhook: starting the bot (limits lifted) and the echo bot")
         ours = stack.enter_context(running(OURS, ["-m", "bench.webhook_runner", *lifted, "--no-chat-pacer"], chats, database=True))
         echo = stack.enter_context(running(ECHO, ["-m", "bench.echo_bot", *lifted], chats, database=False))
-        runs = asyncio.run(_compare(plan, ours, echo, chats))
+        threaded = stack.enter_context(
+            running(THREADED, ["-m", "bench.webhook_runner", *lifted, "--no-chat-pacer", "--thread-steps"], chats, database=True)
+        )
+        runs = asyncio.run(_compare(plan, ours, echo, threaded, chats))
         outbox = ours.outbox_rows()
     _say("webhook: starting the bot as shipped (python -m bot run --webhook)")
     with running(SHIPPED, ["-m", "bot", "run", "--webhook"], chats, database=True) as shipped:

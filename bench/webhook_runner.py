@@ -22,11 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.webhook_runner", description=__doc__)
     parser.add_argument("--global-rate", type=float, default=10_000.0, help="messages per second over all chats")
     parser.add_argument("--no-chat-pacer", action="store_true", help="never hold a chat's messages back")
+    parser.add_argument("--thread-steps", action="store_true", help="run steps in worker threads of this process, not a step process")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     telegram = TelegramSettings.from_env(webhook=True)
     configure_logging()  # as bot.cli does before bot.telegram.app.run
-    application = build_application(settings, telegram, global_rate=args.global_rate, step_process=True)
+    application = build_application(settings, telegram, global_rate=args.global_rate, step_process=not args.thread_steps)
     if args.no_chat_pacer:
         delivery: TelegramDelivery = application.bot_data["delivery"]
         delivery.pacer = ChatPacer(burst=UNPACED, interval=1.0)
