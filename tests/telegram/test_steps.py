@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -58,6 +60,15 @@ def _steps(tmp_path: Path, flows: Path | None = None) -> tuple[ProcessSteps, Han
     return ProcessSteps(build_service(settings, telegram), settings, telegram, log), log, database
 
 
+@asynccontextmanager
+async def running(steps: ProcessSteps) -> AsyncIterator[None]:
+    await steps.start()
+    try:
+        yield
+    finally:
+        await steps.stop()
+
+
 def _sent_at(database: Database, row_id: int) -> Any:
     with database.reading() as session:
         return session.scalar(select(OutboxMessage.sent_at).where(OutboxMessage.id == row_id))
@@ -67,8 +78,7 @@ def test_a_step_is_stored_by_the_step_process_and_its_reply_handed_back_claimed(
     steps, log, database = _steps(tmp_path)
 
     async def main() -> None:
-        await steps.start()
-        try:
+        async with running(steps):
             opened = await steps.open_case(VOLUNTEER, "en", "Ayu", update_id=1)
             assert steps.pid is not None and steps.pid != os.getpid()
             [(carried, recorded, claimed, waiting)] = log.back
@@ -91,8 +101,6 @@ def test_a_step_is_stored_by_the_step_process_and_its_reply_handed_back_claimed(
                 await steps.act(opened.case.id, Answer("1"), "Ayu", update_id=3, expected_step=opened.case.step, typed=True)
             assert log.back[-1][2] == []  # nothing claimed: nothing was queued
             assert await steps.act_open("tg:9999", Answer("1"), "Nobody", update_id=4, typed=True) is None
-        finally:
-            await steps.stop()
 
     asyncio.run(main())
     assert steps.pid is None
@@ -102,8 +110,7 @@ def test_results_carried_by_a_lone_call_that_stores_nothing_are_handed_back_unre
     steps, log, database = _steps(tmp_path)
 
     async def main() -> None:
-        await steps.start()
-        try:
+        async with running(steps):
             opened = await steps.open_case(VOLUNTEER, "en", "Ayu", update_id=1)
             claimed = log.back[-1][2]
             result: ChatResult = ([row.id for row in claimed], {}, [], [], None)
@@ -112,8 +119,6 @@ def test_results_carried_by_a_lone_call_that_stores_nothing_are_handed_back_unre
                 await steps.act(opened.case.id, Answer("1"), "Ayu", update_id=1, expected_step=None, typed=True)
             assert log.back[-1][:2] == ([result], False)  # the delivery keeps them for the next call
             assert all(_sent_at(database, row.id) is None for row in claimed)
-        finally:
-            await steps.stop()
 
     asyncio.run(main())
 
@@ -123,8 +128,7 @@ def test_calls_sent_together_are_stored_in_one_batch_and_a_refused_one_undoes_on
     volunteers = [f"tg:{3000 + index}" for index in range(6)]
 
     async def main() -> None:
-        await steps.start()
-        try:
+        async with running(steps):
             for index, volunteer in enumerate(volunteers):
                 await steps.open_case(volunteer, "en", "Ayu", update_id=index + 1)
             # Their first messages went out: the batch below records that before it claims.
@@ -144,8 +148,6 @@ def test_calls_sent_together_are_stored_in_one_batch_and_a_refused_one_undoes_on
             # calls shared a transaction.
             assert 1 <= sum(1 for _, _, rows, _ in log.back if rows) < len(answers)
             assert {row.recipient for row in claimed} == {f"volunteer:{volunteer}" for volunteer in volunteers}
-        finally:
-            await steps.stop()
 
     asyncio.run(main())
     with database.reading() as session:
@@ -157,8 +159,7 @@ def test_a_killed_step_process_fails_the_call_it_had_and_the_next_call_starts_an
     steps, log, database = _steps(tmp_path)
 
     async def main() -> None:
-        await steps.start()
-        try:
+        async with running(steps):
             opened = await steps.open_case(VOLUNTEER, "en", "Ayu", update_id=1)
             first = steps.pid
             assert first is not None
@@ -172,8 +173,6 @@ def test_a_killed_step_process_fails_the_call_it_had_and_the_next_call_starts_an
             answered = await steps.act_open(VOLUNTEER, Answer("1"), "Ayu", update_id=2, typed=True)
             assert answered is not None and answered.case.step > opened.case.step
             assert steps.pid not in (None, first)
-        finally:
-            await steps.stop()
 
     asyncio.run(main())
 
@@ -183,8 +182,7 @@ def test_a_reload_goes_to_the_step_process_and_new_cases_there_start_on_the_new_
     steps, log, database = _steps(tmp_path, flows)
 
     async def main() -> None:
-        await steps.start()
-        try:
+        async with running(steps):
             before = await steps.open_case(VOLUNTEER, "en", "Ayu", update_id=1)
             assert (await steps.reload()).status is ReloadStatus.UNCHANGED
             change_the_intro(flows)
@@ -195,8 +193,6 @@ def test_a_reload_goes_to_the_step_process_and_new_cases_there_start_on_the_new_
             assert after.case.flow_revision == before.case.flow_revision + 1
             # This process reloaded too: its readers know the revision the step process started.
             assert steps.service.library.current["protocol"].revision == after.case.flow_revision
-        finally:
-            await steps.stop()
 
     asyncio.run(main())
 
