@@ -48,7 +48,7 @@ class HandOverLog:
         self.back.append((results, recorded, claimed, waiting))
 
 
-def _steps(tmp_path: Path, flows: Path | None = None) -> tuple[ProcessSteps, HandOverLog, Database]:
+def _steps(tmp_path: Path, flows: Path | None = None, *, alone_here: bool = False) -> tuple[ProcessSteps, HandOverLog, Database]:
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     database = Database(url)
     upgrade(database)
@@ -57,7 +57,7 @@ def _steps(tmp_path: Path, flows: Path | None = None) -> tuple[ProcessSteps, Han
         settings = replace(settings, flows_dir=flows)
     telegram = TelegramSettings(token=DEFAULT_TOKEN)
     log = HandOverLog()
-    return ProcessSteps(build_service(settings, telegram), settings, telegram, log), log, database
+    return ProcessSteps(build_service(settings, telegram), settings, telegram, log, alone_here=alone_here), log, database
 
 
 @asynccontextmanager
@@ -218,3 +218,30 @@ def test_stopping_answers_the_calls_already_made_and_refuses_new_ones(tmp_path: 
 
     asyncio.run(main())
     assert steps.pid is None
+
+
+def test_steps_that_come_alone_run_here_and_steps_that_overlap_go_to_the_step_process(tmp_path: Path) -> None:
+    steps, log, database = _steps(tmp_path, alone_here=True)
+    volunteers = [f"tg:{4000 + index}" for index in range(8)]
+    updates = iter(range(1, 1000))
+
+    async def main() -> None:
+        async with running(steps):
+            for volunteer in volunteers:  # one after another: each alone
+                await steps.open_case(volunteer, "en", "Ayu", update_id=next(updates))
+            assert steps.stepped_here == len(volunteers) and log.back == []
+            for _ in range(3):  # all at once, again and again: they overlap
+                outcomes = await asyncio.gather(
+                    *(steps.act_open(volunteer, Answer("1"), "Ayu", update_id=next(updates), typed=True) for volunteer in volunteers)
+                )
+                assert all(outcome is not None for outcome in outcomes)
+            assert log.back, "overlapping steps never reached the step process"
+            # Overlap is recent: even a step that comes alone now goes to the step process.
+            here = steps.stepped_here
+            await steps.act_open(volunteers[0], Answer("1"), "Ayu", update_id=next(updates), typed=True)
+            assert steps.stepped_here == here
+
+    asyncio.run(main())
+    with database.reading() as session:
+        states = session.scalars(select(CaseSession.state)).all()
+    assert sorted(state["step"] for state in states) == [4] * (len(volunteers) - 1) + [5]
