@@ -1,9 +1,10 @@
-"""The step process: runs the case service's steps for the Telegram bot, one after another.
+"""The step process: runs the case service's steps for the Telegram bot, in the order they come.
 
 `python -m bot.telegram.step_worker FD` is started by `bot.telegram.steps.ProcessSteps` with one
 end of a socket pair as FD, and is not meant to be started by hand. The first frame it reads holds
 the settings; it answers with one frame once its case service is built, then serves calls until
-the socket closes (the bot stopped or died), finishing the call it is in.
+the socket closes (the bot stopped or died), finishing the calls it has read. Steps that are
+already waiting when one is read are stored together (`Database.batch()`).
 
 Every frame is a 4-byte big-endian length and a pickle. Both ends are this program, from the same
 installation, so pickle carries the engine's inputs, outcomes and exceptions as they are.
@@ -105,16 +106,12 @@ class CarriedRide:
         self.recorded = self.recorded or recorded
 
 
-def _reload(service: CaseService) -> Any:
-    return service.library.reload(service.database, service.clock())
-
-
 # What a call may ask for, by name: the steps of the Telegram router, and a flow reload.
 OPERATIONS: dict[str, Callable[..., Any]] = {
     "open_case": lambda service, *args, **kwargs: service.open_case(*args, **kwargs),
     "act": lambda service, *args, **kwargs: service.act(*args, **kwargs),
     "act_open": lambda service, *args, **kwargs: service.act_open(*args, **kwargs),
-    "reload": lambda service: _reload(service),
+    "reload": lambda service: service.library.reload(service.database, service.clock()),
 }
 
 

@@ -40,7 +40,7 @@ LOGGER = logging.getLogger(__name__)
 # For the step process to import, load the flows and answer; a cold start of the interpreter with
 # every module takes about a second.
 START_SECONDS = 60.0
-# After the socket closes, for the step process to finish the call it is in and exit.
+# After the socket is half-closed, for the step process to answer the calls it has and exit.
 STOP_SECONDS = 10.0
 # A step runs in this process only while at most this share of the last OVERLAP_WINDOW steps found
 # another step under way: a lone step is cheaper here, steps that overlap are cheaper in the child.
@@ -167,6 +167,8 @@ class ProcessSteps:
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError) as error:
             writer.close()
             code = self._process.poll()
+            if code is None:  # hung while starting: it must not linger beside the next one
+                self._process.kill()
             raise StepWorkerError(f"the step process did not start (exit code {code}): {type(error).__name__}") from None
         LOGGER.info("step process %s is running", pid)
         self._writer = writer
