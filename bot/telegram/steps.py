@@ -33,7 +33,7 @@ from bot.telegram.delivery import ChatResult
 from bot.telegram.step_worker import HEADER, Answer, Call, StepWorkerError, encode_frame
 from storage import Delivery
 
-__all__ = ["HandOver", "ProcessSteps", "StepWorkerError", "Steps", "ThreadSteps"]
+__all__ = ["OVERLAP_SHARE", "OVERLAP_WINDOW", "HandOver", "ProcessSteps", "StepWorkerError", "Steps", "ThreadSteps"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -42,8 +42,9 @@ LOGGER = logging.getLogger(__name__)
 START_SECONDS = 60.0
 # After the socket is half-closed, for the step process to answer the calls it has and exit.
 STOP_SECONDS = 10.0
-# A step runs in this process only while at most this share of the last OVERLAP_WINDOW steps found
-# another step under way: a lone step is cheaper here, steps that overlap are cheaper in the child.
+# Steps go to the child once more than this share of the last OVERLAP_WINDOW steps found another
+# step under way, and come back once none of them did: a lone step is cheaper here, steps that
+# overlap are cheaper in the child.
 OVERLAP_WINDOW = 50
 OVERLAP_SHARE = 0.1
 
@@ -119,7 +120,8 @@ class ProcessSteps:
     instead: the child, idle between steps, took about twice a warm step's CPU to run one, and a
     lone step gained nothing from it (one chat: 6.4 ms median against 3.3 ms in threads, same run).
     Once more than OVERLAP_SHARE of the recent steps found another under way, steps go to the
-    child. A step here and the child never write at once: the child's calls wait for it."""
+    child, until a whole window of steps has come alone again. A step here and the child never
+    write at once: the child's calls wait for it."""
 
     def __init__(
         self, service: CaseService, settings: Settings, telegram: TelegramSettings, delivery: HandOver, *, alone_here: bool = True
@@ -134,6 +136,7 @@ class ProcessSteps:
         self._none_here = asyncio.Event()
         self._none_here.set()
         self._recent: deque[bool] = deque(maxlen=OVERLAP_WINDOW)  # did each recent step find another under way?
+        self.overlapping = False  # steps have been overlapping: every step goes to the child
         self.stepped_here = 0  # how many steps ran in this process
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future[Any], list[ChatResult]]] = {}
@@ -243,7 +246,16 @@ class ProcessSteps:
         """Here if the step comes alone and steps have been coming alone; in the child otherwise."""
         busy = bool(self._pending) or self._running_here > 0
         self._recent.append(busy)
-        if self.alone_here and not busy and not self._stopping and sum(self._recent) <= OVERLAP_SHARE * len(self._recent):
+        overlaps = sum(self._recent)
+        # Into overlapping mode past OVERLAP_SHARE, out of it only after a whole window of lone steps:
+        # a load near the line does not flip the mode on every step.
+        if not self.overlapping and overlaps > OVERLAP_SHARE * len(self._recent):
+            self.overlapping = True
+            LOGGER.info("steps overlap: they run in the step process")
+        elif self.overlapping and not overlaps:
+            self.overlapping = False
+            LOGGER.info("steps come one at a time again: a lone step runs in the bot process")
+        if self.alone_here and not busy and not self._stopping and not self.overlapping:
             self._running_here += 1
             self._none_here.clear()
             self.stepped_here += 1

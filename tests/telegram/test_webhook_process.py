@@ -10,10 +10,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from bot.cases import utcnow
+from storage import Database, add_member
 from tests.telegram.fake_api import FakeBotApi, FakeBotApiServer
 from tests.telegram.harness import SUPERVISOR, VOLUNTEER
 from tests.telegram.processes import SECRET, free_port, wait_until_listening, webhook_env
@@ -100,3 +103,30 @@ def test_a_full_conversation_over_the_webhook(bot_process):
     assert "ditutup." in api.texts(VOLUNTEER)[-1]
     assert api.wait_until(lambda: bool(api.texts(SUPERVISOR)), timeout=10)
     assert api.texts(SUPERVISOR)[0].startswith("🚨 Peringatan P1")
+
+
+def test_updates_of_many_chats_at_once_go_through_the_step_process_and_every_one_is_answered(bot_process, tmp_path: Path):
+    api, url, process = bot_process
+    chats = list(range(7001, 7013))
+    database = Database(f"sqlite:///{tmp_path / 'bot.db'}")
+    with database.transaction() as session:
+        for chat in chats:
+            add_member(session, telegram_user_id=chat, role="volunteer", display_name=f"Relawan {chat}", now=utcnow())
+    database.dispose()
+
+    def all_at_once(text: str) -> None:
+        before = {chat: len(api.sent(chat)) for chat in chats}
+        with ThreadPoolExecutor(len(chats)) as pool:  # Telegram, too, posts over several connections
+            statuses = list(pool.map(lambda chat: post(url, api.message_update(chat, text), SECRET), chats))
+        assert statuses == [200] * len(chats)
+        assert api.wait_until(lambda: all(len(api.sent(chat)) > before[chat] for chat in chats), timeout=15), process
+
+    all_at_once("/new")
+    for _ in range(3):
+        all_at_once("maybe")  # not an answer: stored as a step, the question comes again
+    process.send_signal(signal.SIGTERM)
+    log = process.communicate(timeout=30)[0]
+    assert "steps overlap: they run in the step process" in log
+    assert process.returncode == 0, log[-2000:]
+    for chat in chats:
+        assert api.texts(chat)[0].startswith("Kasus baru K-") and len(api.texts(chat)) >= 4
