@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterable
 
 from sqlalchemy.orm import Session
 from telegram import Bot, InlineKeyboardMarkup
@@ -203,14 +203,19 @@ class TelegramDelivery:
         recorded = (taken.recorded if taken is not None else []) + self._record_finished(session)
         claimed = claim_queued(session, self.lease)
         waiting = queued_recipients(session) - {delivery.recipient for delivery in claimed}
+        return _Ride(recorded, claimed, self._behind(waiting))
+
+    def _behind(self, waiting: Iterable[str]) -> bool:
+        """Rows of `waiting` recipients wait behind an earlier one of theirs: a chat with a send in
+        flight is woken for when it ends; True if one's send has ended already (claim at once)."""
         wake = False
         with self._lock:
             for recipient in waiting:
                 if recipient in self._in_flight:
-                    self._blocked.add(recipient)  # its send's end wakes the loop
+                    self._blocked.add(recipient)
                 else:
-                    wake = True  # the send it waited for ended just now: claim at once
-        return _Ride(recorded, claimed, wake)
+                    wake = True
+        return wake
 
     def _record_finished(self, session: Session) -> list[ChatResult]:
         results = self._take_unrecorded()
@@ -254,14 +259,7 @@ class TelegramDelivery:
             self._give_back(results)
         if self._loop is None:
             return  # not running: what was claimed keeps its lease and the next start sends it
-        wake = False
-        with self._lock:
-            for recipient in waiting:
-                if recipient in self._in_flight:
-                    self._blocked.add(recipient)
-                else:
-                    wake = True
-        self._accept(claimed, wake)
+        self._accept(claimed, self._behind(waiting))
 
     # ---- the loop ------------------------------------------------------------------------------
 
