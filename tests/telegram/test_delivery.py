@@ -19,11 +19,6 @@ from storage.models import OutboxMessage
 SLOW, QUICK = 501, 502
 
 
-@dataclass
-class Sent:
-    message_id: int
-
-
 class SlowForOneChat:
     """A bot whose sends to one chat hang until released; every other chat is answered at once."""
 
@@ -31,11 +26,13 @@ class SlowForOneChat:
         self.release = asyncio.Event()
         self.sent: list[tuple[int, str]] = []
 
-    async def send_message(self, chat_id: int, text: str, reply_markup: Any = None) -> Sent:
+    async def do_api_request(self, endpoint: str, api_kwargs: dict[str, Any]) -> dict[str, Any]:
+        assert endpoint == "sendMessage"
+        chat_id, text = api_kwargs["chat_id"], api_kwargs["text"]
         if chat_id == SLOW:
             await self.release.wait()
         self.sent.append((chat_id, text))
-        return Sent(len(self.sent))
+        return {"message_id": len(self.sent), "chat": {"id": chat_id}, "text": text}
 
 
 async def _until(predicate: Any, timeout: float = 5.0) -> bool:
