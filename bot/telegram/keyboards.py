@@ -12,7 +12,6 @@ the keyboard and nothing else; Done answers with the ticked options as if their 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Any
@@ -87,7 +86,7 @@ class ButtonSigner:
         self._secret = secret
 
     def _signature(self, case_id: str, step: int, option: int) -> str:
-        digest = hmac.new(self._secret, f"{case_id}:{step}:{option}".encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._secret, f"{case_id}:{step}:{option}".encode(), "sha256")
         return base64.urlsafe_b64encode(digest[:9]).decode()
 
     def encode(self, case_id: str, step: int, option: int) -> str:
@@ -103,7 +102,7 @@ class ButtonSigner:
 
     def _toggle_data(self, case_id: str, step: int, selection: int, pressed: int | None) -> str:
         fields = f"{step}:{selection_field(selection)}:{pressed_field(pressed)}"
-        digest = hmac.new(self._secret, f"{MULTI_PREFIX}:{case_id}:{fields}".encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._secret, f"{MULTI_PREFIX}:{case_id}:{fields}".encode(), "sha256")
         return f"{MULTI_PREFIX}:{case_id[:8]}:{fields}:{base64.urlsafe_b64encode(digest[:9]).decode()}"
 
     def decode_toggle(self, data: str | None, case_id: str) -> TogglePress | None:
@@ -124,7 +123,7 @@ class ButtonSigner:
         return TogglePress(parts[1], step, selection, pressed)
 
     def encode_alert(self, action: str, alert_code: str) -> str:
-        digest = hmac.new(self._secret, f"alert:{action}:{alert_code}".encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._secret, f"alert:{action}:{alert_code}".encode(), "sha256")
         return f"a:{ALERT_ACTIONS.index(action)}:{alert_code}:{base64.urlsafe_b64encode(digest[:9]).decode()}"
 
     def decode_alert(self, data: str | None) -> tuple[str, str] | None:

@@ -7,11 +7,15 @@ whether it has expired (py-spy, 200 updates/s: a quarter of the process's sample
 httpcore and anyio). aiohttp's connector keeps idle connections in a queue and parses responses in
 C. Everything above the transport stays python-telegram-bot's: building the parameters, reading the
 answer, turning Telegram's errors (429 with its retry_after included) into exceptions.
+
+A request without files goes as a JSON body, which the Bot API accepts as it does form fields:
+url-encoding every parameter, each already JSON text, cost aiohttp a fifth of a reply's send.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
@@ -29,7 +33,7 @@ class AiohttpRequest(BaseRequest):
     """A `BaseRequest` on one `aiohttp.ClientSession`, opened by `initialize` on the running loop.
 
     Timeouts mean what they mean for `HTTPXRequest`, with the same defaults, except `write_timeout`,
-    which aiohttp has no equivalent of: a request body here is a few kilobytes of form data."""
+    which aiohttp has no equivalent of: a request body here is a few kilobytes of JSON."""
 
     def __init__(
         self,
@@ -95,7 +99,8 @@ class AiohttpRequest(BaseRequest):
             total=None, connect=None if connect is None or pool is None else connect + pool, sock_connect=connect, sock_read=read
         )
         try:
-            async with session.request(method, url, data=_body(request_data), timeout=timeout, proxy=self._proxy_for(url)) as response:
+            body, headers = _body(request_data)
+            async with session.request(method, url, data=body, headers=headers, timeout=timeout, proxy=self._proxy_for(url)) as response:
                 return response.status, await response.read()
         except asyncio.TimeoutError as error:
             raise TimedOut(f"aiohttp: {type(error).__name__}") from error
@@ -103,13 +108,18 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
 
 
-def _body(request_data: RequestData | None) -> Any:
-    """Form fields as python-telegram-bot encodes them (JSON values), with any files as parts."""
+_JSON = {"Content-Type": "application/json"}
+
+
+def _body(request_data: RequestData | None) -> tuple[Any, dict[str, str] | None]:
+    """The body and its headers: the parameters as one JSON object, or, when files are uploaded,
+    form fields as python-telegram-bot encodes them (JSON values) with the files as parts."""
     if request_data is None:
-        return None
+        return None, None
     if not request_data.contains_files:
-        return request_data.json_parameters
+        # `parameters`, not `json_payload`: the latter encodes each value's JSON text once more.
+        return json.dumps(request_data.parameters).encode(), _JSON
     form = aiohttp.FormData(request_data.json_parameters)
     for name, (filename, content, mime_type) in request_data.multipart_data.items():
         form.add_field(name, content, filename=filename, content_type=mime_type)
-    return form
+    return form, None

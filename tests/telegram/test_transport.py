@@ -4,13 +4,17 @@ Telegram's errors and the network's, as python-telegram-bot's own transport repo
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram.transport import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest, _body
 from tests.telegram.fake_api import DEFAULT_TOKEN, FakeBotApi, FakeBotApiServer
 from tests.telegram.processes import free_port
 
@@ -111,3 +115,17 @@ def test_the_proxy_comes_from_the_environment_once_per_host(monkeypatch: pytest.
     # Read once: a variable changed while the bot runs takes a restart, as for every setting.
     assert request._proxy_for("https://api.telegram.org/botTOKEN/getMe") == "http://proxy.internal:3128"
     assert AiohttpRequest()._proxy_for("https://api.telegram.org/botTOKEN/getMe") is None
+
+
+def test_parameters_go_as_one_json_object_and_files_as_form_parts() -> None:
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Ya ✅", callback_data="o:1")]])
+    plain = RequestData([RequestParameter.from_input("chat_id", CHAT), RequestParameter.from_input("text", "& 100% <ok>"), RequestParameter.from_input("reply_markup", markup)])
+    body, headers = _body(plain)
+    assert headers == {"Content-Type": "application/json"}
+    assert json.loads(body) == {"chat_id": CHAT, "text": "& 100% <ok>", "reply_markup": markup.to_dict()}
+
+    upload = RequestData([RequestParameter.from_input("chat_id", CHAT), RequestParameter.from_input("document", InputFile(b"%PDF", filename="rujukan.pdf"))])
+    form, form_headers = _body(upload)
+    assert form_headers is None  # aiohttp sets multipart/form-data with its boundary
+    assert isinstance(form, aiohttp.FormData)
+    assert _body(None) == (None, None)
