@@ -92,7 +92,7 @@ def test_steps_stored_in_one_transaction_number_their_events_on(database: Databa
         assert (row.ended_at, row.updated_at) == (now + timedelta(seconds=1), now + timedelta(seconds=2))
 
 
-def test_find_open_case_returns_the_volunteers_latest_active_case(database: Database, now):
+def test_find_open_case_returns_the_volunteers_latest_active_or_paused_case(database: Database, now):
     first = new_case(database, now)
     second = new_case(database, now + timedelta(minutes=1))
     new_case(database, now + timedelta(minutes=2), volunteer="someone else")
@@ -102,6 +102,12 @@ def test_find_open_case_returns_the_volunteers_latest_active_case(database: Data
     with database.transaction() as session:
         assert find_open_case(session, "v1").id == first.id
         assert find_open_case(session, "nobody") is None
+        store_step(session, lock_case(session, first.id), {"status": "paused"}, [], now + timedelta(minutes=4))
+    with database.transaction() as session:
+        assert find_open_case(session, "v1", lock=True).id == first.id  # paused is still unfinished
+        store_step(session, lock_case(session, first.id), {"status": "ended"}, [], now + timedelta(minutes=5))
+    with database.transaction() as session:
+        assert find_open_case(session, "v1") is None
 
 
 def test_a_failed_transaction_leaves_nothing_behind(database: Database, now):
