@@ -24,12 +24,13 @@ from bot.library import FlowLibrary
 from bot.local_time import DEFAULT_ZONE
 from bot.render import AlertFacts, alert_payload, volunteer_payloads
 from storage import (
+    CaseRecord,
     CaseSession,
     Database,
+    case_for_step,
     create_case,
     enqueue,
     find_open_case,
-    lock_case,
     open_escalation,
     record_update,
     schedule_follow_up,
@@ -154,7 +155,7 @@ class CaseService:
         now = self.clock()
         with self.database.transaction() as session:
             _once(session, update_id, now)
-            case = lock_case(session, case_id)
+            case = case_for_step(session, case_id)
             if case is None:
                 raise CaseNotFound(case_id)
             return self._step_case(session, case, action, now, volunteer_name, expected_step, typed)
@@ -175,7 +176,7 @@ class CaseService:
     def _step_case(
         self,
         session: Session,
-        case: CaseSession,
+        case: CaseRecord,
         action: Input,
         now: datetime,
         volunteer_name: str | None,
@@ -204,7 +205,7 @@ class CaseService:
     def _store(
         self,
         session: Session,
-        case: CaseSession,
+        case: CaseSession | CaseRecord,
         machine: FlowMachine,
         state: SessionState,
         events: tuple[Event, ...],
@@ -281,7 +282,7 @@ def _once(session: Session, update_id: int | None, now: datetime) -> None:
         raise DuplicateUpdate(f"update {update_id} was handled before")
 
 
-def _summary(case: CaseSession) -> CaseSummary:
+def _summary(case: CaseSession | CaseRecord) -> CaseSummary:
     state = case.state
     return CaseSummary(
         id=case.id,

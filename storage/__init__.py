@@ -5,7 +5,9 @@ SQLAlchemy URL, PostgreSQL in particular, through DATABASE_URL.
 """
 
 from storage.cases import (
+    CaseRecord,
     append_events,
+    case_for_step,
     create_case,
     events_of,
     find_open_case,
@@ -68,6 +70,7 @@ from storage.outbox import (
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "CaseRecord",
     "CaseSession",
     "Database",
     "DatabaseUrlError",
@@ -87,6 +90,7 @@ __all__ = [
     "active_members",
     "add_member",
     "append_events",
+    "case_for_step",
     "claim_pending",
     "claim_queued",
     "queued_recipients",

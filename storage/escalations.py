@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from storage.cases import unused_code
+from storage.cases import CaseRecord, unused_code
 from storage.models import CaseSession, Escalation
 
 __all__ = [
@@ -28,7 +28,7 @@ WAITING = ("open", "review")
 
 def open_escalation(
     session: Session,
-    case: CaseSession,
+    case: CaseSession | CaseRecord,
     *,
     level: str,
     flags: list[str],

@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.cases import CaseRecord
 from storage.models import CaseSession, FollowUp
 
 __all__ = ["due_follow_ups", "follow_ups_of", "schedule_follow_up"]
 
 
-def schedule_follow_up(session: Session, case: CaseSession, *, kind: str, due_at: datetime, now: datetime) -> FollowUp:
+def schedule_follow_up(session: Session, case: CaseSession | CaseRecord, *, kind: str, due_at: datetime, now: datetime) -> FollowUp:
     follow_up = FollowUp(session_id=case.id, kind=kind, due_at=due_at, status="scheduled", created_at=now)
     session.add(follow_up)
     return follow_up

@@ -11,10 +11,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from storage import (
+    CaseRecord,
     Database,
     DatabaseUrlError,
     FlowRevisionConflict,
     append_events,
+    case_for_step,
     claim_pending,
     claim_queued,
     create_case,
@@ -72,6 +74,26 @@ def test_case_state_and_events_round_trip(database: Database, now):
             (1, "answer_recorded", {"node": "note", "value": "ok"}),
             (2, "session_ended", {"outcome": "completed"}),
         ]
+
+
+def test_a_step_reads_its_case_as_a_record_and_stores_it_back(database: Database, now):
+    case = new_case(database, now)
+    later = now + timedelta(seconds=5)
+    with database.transaction() as session:
+        record = case_for_step(session, case.id)
+        assert isinstance(record, CaseRecord)
+        assert (record.case_code, record.state, record.version, record.created_at) == (case.case_code, {"node": "safe", "status": "active", "answers": {"age": 15}}, 0, now)
+        store_step(session, record, {"node": "done", "status": "ended"}, [("answer_recorded", {"n": 1}), ("session_ended", {"n": 2})], later)
+        assert (record.status, record.version, record.ended_at, record.updated_at) == ("ended", 2, later, later)
+        store_step(session, record, {"node": "done", "status": "ended"}, [("note_added", {"n": 3})], later)  # numbered on from the record
+        assert case_for_step(session, "no-such-case") is None
+    with database.transaction() as session:
+        stored = lock_case(session, case.id)
+        assert (stored.state, stored.status, stored.version, stored.ended_at) == ({"node": "done", "status": "ended"}, "ended", 3, later)
+        assert [event.seq for event in events_of(session, case.id)] == [1, 2, 3]
+        # The ORM would never store the version a record's events advance, so append_events refuses one.
+        with pytest.raises(TypeError, match="CaseSession"):
+            append_events(session, case_for_step(session, case.id), [("relay_sent", {})], later)  # type: ignore[arg-type]
 
 
 def test_steps_stored_in_one_transaction_number_their_events_on(database: Database, now):
