@@ -14,7 +14,7 @@ from storage.cases import (
     lock_case,
     store_step,
 )
-from storage.database import DEFAULT_DATABASE_URL, Database, DatabaseUrlError, OutboxHook
+from storage.database import DEFAULT_DATABASE_URL, BatchUndone, Database, DatabaseUrlError, OutboxHook
 from storage.escalations import (
     TakeResult,
     due_escalations,
@@ -70,6 +70,7 @@ from storage.outbox import (
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "BatchUndone",
     "CaseRecord",
     "CaseSession",
     "Database",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.outbox import queued_recipients
 
-__all__ = ["DEFAULT_DATABASE_URL", "Database", "DatabaseUrlError", "OutboxHook"]
+__all__ = ["DEFAULT_DATABASE_URL", "BatchUndone", "Database", "DatabaseUrlError", "OutboxHook"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -26,6 +26,10 @@ READ_ONLY = "pendamping_read_only"  # an execution option: the session's transac
 
 class DatabaseUrlError(ValueError):
     pass
+
+
+class BatchUndone(RuntimeError):
+    """A block inside `Database.batch()` raised, so the batch was rolled back: nothing of it is stored."""
 
 
 Taken = TypeVar("Taken")
@@ -103,10 +107,13 @@ class Database:
         """
         outer: Session | None = getattr(self._batch, "session", None)
         if outer is not None:
-            # Inside `batch()`: a savepoint of the batch's transaction. A block that raises undoes
-            # its own writes only; the hook runs once, for the whole batch.
-            with outer.begin_nested():
+            # Inside `batch()`: part of the batch's transaction. A block that raises may have written
+            # half of its work, so the whole batch is rolled back when it ends (BatchUndone).
+            try:
                 yield outer
+            except BaseException:
+                self._batch.failed = True
+                raise
             return
         hook = self._outbox_hook
         taken: Any = None
@@ -128,16 +135,21 @@ class Database:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """One durable transaction for every `transaction()` block this thread runs inside it: each
-        block becomes a savepoint, so one that raises undoes only its own writes, and the batch
-        commits once (one lock, one fsync, one outbox claim). A block's work is stored only when
-        the batch commits; a batch that fails to commit stores none of it. Not re-entrant."""
+        """One durable transaction for every `transaction()` block this thread runs inside it: the
+        batch commits once (one lock, one fsync, one outbox claim), and a block's work is stored
+        only when it does. If any block raised, even one whose exception was caught, the batch is
+        rolled back and BatchUndone raised, so a half-written block is never stored; its caller runs
+        the blocks again one by one. Blocks are not savepoints: SQLAlchemy compiles every SAVEPOINT
+        anew, and one cost more instructions than a whole transaction of its own (callgrind: 0.69 M
+        against 0.56 M). Not re-entrant."""
         if getattr(self._batch, "session", None) is not None:
             raise RuntimeError("Database.batch() is not re-entrant")
         with self.transaction() as session:
-            self._batch.session = session
+            self._batch.session, self._batch.failed = session, False
             try:
                 yield
+                if self._batch.failed:
+                    raise BatchUndone("a block of the batch raised; the batch was rolled back")
             finally:
                 self._batch.session = None
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from bot.cases import CaseService, utcnow
 from bot.settings import Settings, TelegramSettings
 from bot.telegram.delivery import ChatResult, record_results
-from storage import Delivery, claim_queued, queued_recipients
+from storage import BatchUndone, Delivery, claim_queued, queued_recipients
 
 __all__ = ["HEADER", "Answer", "Call", "CarriedRide", "StepWorkerError", "encode_frame", "read_frame", "serve", "write_frame"]
 
@@ -149,15 +149,22 @@ def _run(call: Call, service: CaseService) -> tuple[bool, Any]:
 
 
 def _serve_batch(calls: list[Call], ride: CarriedRide, service: CaseService) -> list[Answer]:
-    """Run calls in one transaction of the database's `batch()`, each in a savepoint of its own:
-    under load the lock, the fsync and the outbox claim are paid once for every call waiting. Nothing
-    is answered before the batch has committed; if it fails to, every call fails."""
+    """Run calls in one transaction of the database's `batch()`: under load the lock, the fsync and
+    the outbox claim are paid once for every call waiting. Nothing is answered before the batch has
+    committed; if it fails to, every call fails. A call that fails (a repeated update, a stale
+    button) undoes the batch, and every call of it then runs alone, so it fails alone."""
     if len(calls) == 1:
-        return [_serve_alone(calls[0], ride, service)]  # a savepoint would only add statements
+        return [_serve_alone(calls[0], ride, service)]
     ride.reset([result for call in calls for result in call.carried])
+    outcomes: list[tuple[bool, Any]] = []
     try:
         with service.database.batch():
-            outcomes = [_run(call, service) for call in calls]
+            for call in calls:
+                outcomes.append(_run(call, service))
+                if not outcomes[-1][0]:
+                    break  # the batch is undone at its end; what follows would be run twice
+    except BatchUndone:
+        return [_serve_alone(call, ride, service) for call in calls]
     except Exception as error:  # noqa: BLE001 - the commit failed: none of the calls is stored
         outcomes = [(False, error)] * len(calls)
     # What the batch claimed goes back once, with the first answer; `recorded` holds for all.

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from storage import (
+    BatchUndone,
     CaseRecord,
     Database,
     DatabaseUrlError,
@@ -147,23 +148,40 @@ def test_a_failed_transaction_leaves_nothing_behind(database: Database, now):
         assert pending_count(session) == 0
 
 
-def test_a_batch_commits_its_blocks_once_and_a_block_that_raises_undoes_only_itself(database: Database, now):
-    kept, undone = new_case(database, now), new_case(database, now)
+def test_a_batch_commits_its_blocks_once(database: Database, now):
+    first, second = new_case(database, now), new_case(database, now)
     with database.batch():
-        with database.transaction() as session:
-            store_step(session, lock_case(session, kept.id), {"node": "kept", "status": "active"}, [("answer_recorded", {})], now)
-        with pytest.raises(RuntimeError):
+        for case in (first, second):
             with database.transaction() as session:
-                store_step(session, lock_case(session, undone.id), {"node": "undone", "status": "active"}, [("answer_recorded", {})], now)
-                raise RuntimeError("refused")
+                store_step(session, lock_case(session, case.id), {"node": "stored", "status": "active"}, [("answer_recorded", {})], now)
         with pytest.raises(RuntimeError, match="re-entrant"):
             with database.batch():
                 pass
         with database.reading() as reader:  # another connection: nothing is visible before the commit
-            assert reader.get(CaseSession, kept.id).state["node"] == "safe"
+            assert reader.get(CaseSession, first.id).state["node"] == "safe"
     with database.reading() as session:
-        assert session.get(CaseSession, kept.id).state["node"] == "kept" and len(events_of(session, kept.id)) == 1
-        assert session.get(CaseSession, undone.id).state["node"] == "safe" and events_of(session, undone.id) == []
+        for case in (first, second):
+            assert session.get(CaseSession, case.id).state["node"] == "stored" and len(events_of(session, case.id)) == 1
+
+
+def test_a_block_that_raises_undoes_the_whole_batch_even_when_its_error_is_caught(database: Database, now):
+    kept, refused = new_case(database, now), new_case(database, now)
+    with pytest.raises(BatchUndone):
+        with database.batch():
+            with database.transaction() as session:
+                store_step(session, lock_case(session, kept.id), {"node": "kept", "status": "active"}, [("answer_recorded", {})], now)
+            with pytest.raises(RuntimeError):
+                with database.transaction() as session:
+                    # Half of this block's work is written before it fails.
+                    store_step(session, lock_case(session, refused.id), {"node": "half", "status": "active"}, [("answer_recorded", {})], now)
+                    raise RuntimeError("refused")
+    with database.reading() as session:
+        for case in (kept, refused):
+            assert session.get(CaseSession, case.id).state["node"] == "safe" and events_of(session, case.id) == []
+    with database.transaction() as session:  # the next transaction is an ordinary one again
+        store_step(session, lock_case(session, kept.id), {"node": "kept", "status": "active"}, [("answer_recorded", {})], now)
+    with database.reading() as session:
+        assert session.get(CaseSession, kept.id).state["node"] == "kept"
 
 
 def test_a_batch_that_fails_stores_none_of_its_blocks(database: Database, now):

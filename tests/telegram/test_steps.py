@@ -123,7 +123,7 @@ def test_results_carried_by_a_lone_call_that_stores_nothing_are_handed_back_unre
     asyncio.run(main())
 
 
-def test_calls_sent_together_are_stored_in_one_batch_and_a_refused_one_undoes_only_itself(tmp_path: Path) -> None:
+def test_calls_sent_together_are_stored_in_one_batch_and_a_refused_one_fails_alone(tmp_path: Path) -> None:
     steps, log, database = _steps(tmp_path)
     volunteers = [f"tg:{3000 + index}" for index in range(6)]
 
@@ -135,24 +135,31 @@ def test_calls_sent_together_are_stored_in_one_batch_and_a_refused_one_undoes_on
             log.to_carry = [([row.id for _, _, rows, _ in log.back for row in rows], {}, [], [], None)]
             log.back.clear()
             # Written before any answer is read: the step process finds them waiting together.
-            answers = await asyncio.gather(
-                *(steps.act_open(volunteer, Answer("1"), "Ayu", update_id=100 + index, typed=True) for index, volunteer in enumerate(volunteers)),
-                steps.act_open(volunteers[0], Answer("1"), "Ayu", update_id=1, typed=True),  # handled before
-                return_exceptions=True,
+            stepped = await asyncio.gather(
+                *(steps.act_open(volunteer, Answer("1"), "Ayu", update_id=100 + index, typed=True) for index, volunteer in enumerate(volunteers))
             )
-            *stepped, refused = answers
-            assert isinstance(refused, DuplicateUpdate)
-            assert all(outcome is not None and not isinstance(outcome, BaseException) for outcome in stepped)
+            assert all(outcome is not None for outcome in stepped)
             claimed = [row for _, _, rows, _ in log.back for row in rows]
             # A batch's claim comes back with its first answer: fewer claims than calls means some
             # calls shared a transaction.
-            assert 1 <= sum(1 for _, _, rows, _ in log.back if rows) < len(answers)
+            assert 1 <= sum(1 for _, _, rows, _ in log.back if rows) < len(volunteers)
             assert {row.recipient for row in claimed} == {f"volunteer:{volunteer}" for volunteer in volunteers}
+            # A repeated update among calls sent together undoes their batch; each call then runs
+            # alone, so only the repeated one is refused.
+            answers = await asyncio.gather(
+                *(steps.act_open(volunteer, Answer("1"), "Ayu", update_id=200 + index, typed=True) for index, volunteer in enumerate(volunteers[:3])),
+                steps.act_open(volunteers[3], Answer("1"), "Ayu", update_id=100, typed=True),  # handled before
+                *(steps.act_open(volunteer, Answer("1"), "Ayu", update_id=200 + index, typed=True) for index, volunteer in enumerate(volunteers[4:], start=4)),
+                return_exceptions=True,
+            )
+            assert isinstance(answers[3], DuplicateUpdate)
+            assert all(outcome is not None and not isinstance(outcome, BaseException) for index, outcome in enumerate(answers) if index != 3)
 
     asyncio.run(main())
     with database.reading() as session:
-        steps_stored = session.scalars(select(CaseSession.state)).all()
-    assert sorted(state["step"] for state in steps_stored) == [2] * len(volunteers)
+        stored = {row.volunteer: row.state["step"] for row in session.execute(select(CaseSession.volunteer, CaseSession.state))}
+    # Each case moved once per stored answer: twice, except the refused repeat's.
+    assert stored == {volunteer: 2 if volunteer == volunteers[3] else 3 for volunteer in volunteers}
 
 
 def test_a_killed_step_process_fails_the_call_it_had_and_the_next_call_starts_another(tmp_path: Path) -> None:
@@ -256,3 +263,41 @@ def test_steps_that_come_alone_run_here_and_steps_that_overlap_go_to_the_step_pr
     # Every step stored once, wherever it ran (the second volunteer's case walked on to its end).
     assert [steps_of[volunteer] for volunteer in volunteers[2:]] == [4] * (len(volunteers) - 2)
     assert steps_of[volunteers[0]] == 5 and steps_of[volunteers[1]] > 5
+
+
+def test_a_failed_call_undoes_its_batch_and_every_call_of_it_then_runs_alone(tmp_path: Path, mocker: Any) -> None:
+    """In the step process's own code: a batch with no failure commits once and runs no call alone;
+    one with a repeated update is rolled back and each of its calls is run on its own."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade(Database(url))
+    service = build_service(Settings(database_url=url, language="en"), TelegramSettings(token=DEFAULT_TOKEN))
+    ride = step_worker.CarriedRide(timedelta(seconds=30))
+    service.database.attach_outbox_hook(ride)
+    service.register_flows()
+    volunteers = [f"tg:{4000 + index}" for index in range(3)]
+    opened = [
+        step_worker._serve_alone(step_worker.Call(index, "open_case", (volunteer, "en", "Ayu"), {"update_id": index + 1}, []), ride, service)
+        for index, volunteer in enumerate(volunteers)
+    ]
+
+    def calls(update_ids: list[int], sent: list[step_worker.Answer]) -> list[step_worker.Call]:
+        """Calls carrying the news that the replies `sent` claimed went out (rows still in flight hold their chat's next ones back)."""
+        carried: list[ChatResult] = [([row.id for answer in sent for row in answer.claimed], {}, [], [], None)]
+        return [
+            step_worker.Call(10 + index, "act_open", (volunteer, Answer("1"), "Ayu"), {"update_id": update_id, "typed": True}, carried if index == 0 else [])
+            for index, (volunteer, update_id) in enumerate(zip(volunteers, update_ids))
+        ]
+
+    alone = mocker.spy(step_worker, "_serve_alone")
+    together = step_worker._serve_batch(calls([101, 102, 103], opened), ride, service)
+    assert [answer.ok for answer in together] == [True, True, True] and alone.call_count == 0
+    # One transaction: its claim of the three replies comes back with the first answer only.
+    assert len(together[0].claimed) == 3 and together[1].claimed == together[2].claimed == []
+
+    undone = step_worker._serve_batch(calls([201, 101, 203], together), ride, service)  # 101 was handled before
+    assert [answer.ok for answer in undone] == [True, False, True] and isinstance(undone[1].value, DuplicateUpdate)
+    assert alone.call_count == 3
+    assert [len(answer.claimed) for answer in undone] == [1, 0, 1]
+    with Database(url).reading() as session:
+        stored = {row.volunteer: row.state["step"] for row in session.execute(select(CaseSession.volunteer, CaseSession.state))}
+    assert stored == {volunteers[0]: 3, volunteers[1]: 2, volunteers[2]: 3}
