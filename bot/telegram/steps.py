@@ -21,7 +21,9 @@ import pickle
 import socket
 import subprocess
 import sys
+import time
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -33,7 +35,7 @@ from bot.telegram.delivery import ChatResult
 from bot.telegram.step_worker import HEADER, Answer, Call, StepWorkerError, encode_frame
 from storage import Delivery
 
-__all__ = ["OVERLAP_SHARE", "OVERLAP_WINDOW", "HandOver", "ProcessSteps", "StepWorkerError", "Steps", "ThreadSteps"]
+__all__ = ["OVERLAP_QUIET_SECONDS", "OVERLAP_SHARE", "OVERLAP_WINDOW", "HandOver", "ProcessSteps", "StepWorkerError", "Steps", "ThreadSteps"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -47,6 +49,11 @@ STOP_SECONDS = 10.0
 # overlap are cheaper in the child.
 OVERLAP_WINDOW = 50
 OVERLAP_SHARE = 0.1
+# ... and only once no step has found another under way for this long. Under a steady load (300
+# updates/s, evenly spaced) a window of lone steps came every second or so; each time, the steps
+# came back here, the bot process carried them beside its own work until they overlapped again,
+# and its queue grew meanwhile (17 switches each way in 20 s).
+OVERLAP_QUIET_SECONDS = 10.0
 
 
 class HandOver(Protocol):
@@ -120,11 +127,19 @@ class ProcessSteps:
     instead: the child, idle between steps, took about twice a warm step's CPU to run one, and a
     lone step gained nothing from it (one chat: 6.4 ms median against 3.3 ms in threads, same run).
     Once more than OVERLAP_SHARE of the recent steps found another under way, steps go to the
-    child, until a whole window of steps has come alone again. A step here and the child never
-    write at once: the child's calls wait for it."""
+    child, until a whole window of steps has come alone again and none has overlapped for
+    OVERLAP_QUIET_SECONDS (`clock` tells the time). A step here and the child never write at once:
+    the child's calls wait for it."""
 
     def __init__(
-        self, service: CaseService, settings: Settings, telegram: TelegramSettings, delivery: HandOver, *, alone_here: bool = True
+        self,
+        service: CaseService,
+        settings: Settings,
+        telegram: TelegramSettings,
+        delivery: HandOver,
+        *,
+        alone_here: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.service = service  # this process's: a reload also refreshes its flows and catalogs
         self.settings = settings
@@ -137,6 +152,8 @@ class ProcessSteps:
         self._none_here.set()
         self._recent: deque[bool] = deque(maxlen=OVERLAP_WINDOW)  # did each recent step find another under way?
         self.overlapping = False  # steps have been overlapping: every step goes to the child
+        self._clock = clock
+        self._last_overlap = -float("inf")  # when a step last found another under way
         self.stepped_here = 0  # how many steps ran in this process
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future[Any], list[ChatResult]]] = {}
@@ -247,12 +264,15 @@ class ProcessSteps:
         busy = bool(self._pending) or self._running_here > 0
         self._recent.append(busy)
         overlaps = sum(self._recent)
-        # Into overlapping mode past OVERLAP_SHARE, out of it only after a whole window of lone steps:
-        # a load near the line does not flip the mode on every step.
+        now = self._clock()
+        if busy:
+            self._last_overlap = now
+        # Into overlapping mode past OVERLAP_SHARE, out of it only after a whole window of lone steps
+        # and a quiet spell: a load near the line does not flip the mode back and forth.
         if not self.overlapping and overlaps > OVERLAP_SHARE * len(self._recent):
             self.overlapping = True
             LOGGER.info("steps overlap: they run in the step process")
-        elif self.overlapping and not overlaps:
+        elif self.overlapping and not overlaps and now - self._last_overlap >= OVERLAP_QUIET_SECONDS:
             self.overlapping = False
             LOGGER.info("steps come one at a time again: a lone step runs in the bot process")
         if self.alone_here and not busy and not self._stopping and not self.overlapping:

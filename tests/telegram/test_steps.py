@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -22,7 +23,7 @@ from bot.settings import Settings, TelegramSettings
 from bot.telegram import step_worker
 from bot.telegram.app import build_service
 from bot.telegram.delivery import ChatResult
-from bot.telegram.steps import OVERLAP_WINDOW, ProcessSteps, StepWorkerError
+from bot.telegram.steps import OVERLAP_QUIET_SECONDS, OVERLAP_WINDOW, ProcessSteps, StepWorkerError
 from storage import Database, Delivery, upgrade
 from storage.models import CaseSession, OutboxMessage
 from tests.flowdir import change_the_intro, copy_flows, set_revision
@@ -48,7 +49,9 @@ class HandOverLog:
         self.back.append((results, recorded, claimed, waiting))
 
 
-def _steps(tmp_path: Path, flows: Path | None = None, *, alone_here: bool = False) -> tuple[ProcessSteps, HandOverLog, Database]:
+def _steps(
+    tmp_path: Path, flows: Path | None = None, *, alone_here: bool = False, clock: Callable[[], float] = time.monotonic
+) -> tuple[ProcessSteps, HandOverLog, Database]:
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     database = Database(url)
     upgrade(database)
@@ -57,7 +60,7 @@ def _steps(tmp_path: Path, flows: Path | None = None, *, alone_here: bool = Fals
         settings = replace(settings, flows_dir=flows)
     telegram = TelegramSettings(token=DEFAULT_TOKEN)
     log = HandOverLog()
-    return ProcessSteps(build_service(settings, telegram), settings, telegram, log, alone_here=alone_here), log, database
+    return ProcessSteps(build_service(settings, telegram), settings, telegram, log, alone_here=alone_here, clock=clock), log, database
 
 
 @asynccontextmanager
@@ -228,7 +231,8 @@ def test_stopping_answers_the_calls_already_made_and_refuses_new_ones(tmp_path: 
 
 
 def test_steps_that_come_alone_run_here_and_steps_that_overlap_go_to_the_step_process(tmp_path: Path) -> None:
-    steps, log, database = _steps(tmp_path, alone_here=True)
+    now = [0.0]
+    steps, log, database = _steps(tmp_path, alone_here=True, clock=lambda: now[0])
     volunteers = [f"tg:{4000 + index}" for index in range(8)]
     updates = iter(range(1, 1000))
 
@@ -244,18 +248,17 @@ def test_steps_that_come_alone_run_here_and_steps_that_overlap_go_to_the_step_pr
                 assert all(outcome is not None for outcome in outcomes)
             assert log.back, "overlapping steps never reached the step process"
             # Overlap is recent: even a step that comes alone now goes to the step process, until a
-            # whole window of steps has come alone.
+            # whole window of steps has come alone and none has overlapped for a quiet spell.
             assert steps.overlapping
             here = steps.stepped_here
             await steps.act_open(volunteers[0], Answer("1"), "Ayu", update_id=next(updates), typed=True)
             assert steps.stepped_here == here
-            for _ in range(OVERLAP_WINDOW):  # a whole window of lone steps: back to this process
+            for _ in range(OVERLAP_WINDOW):  # a whole window of lone steps, but soon after the overlap
                 await steps.act_open(volunteers[1], Answer("1"), "Ayu", update_id=next(updates), typed=True)
-            assert not steps.overlapping
-            assert steps.stepped_here - here < 5  # most of the window still went to the step process
-            here = steps.stepped_here
+            assert steps.overlapping and steps.stepped_here == here
+            now[0] += OVERLAP_QUIET_SECONDS  # the quiet spell is over: the next lone step runs here
             await steps.act_open(volunteers[1], Answer("1"), "Ayu", update_id=next(updates), typed=True)
-            assert steps.stepped_here == here + 1
+            assert not steps.overlapping and steps.stepped_here == here + 1
 
     asyncio.run(main())
     with database.reading() as session:
