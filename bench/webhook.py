@@ -37,6 +37,7 @@ API and the bot share the machine's CPUs, so the numbers include their contentio
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -439,11 +440,21 @@ class Generator:
     def _begin(self) -> _Measuring:
         if self.outstanding:
             raise BenchError(f"{self.target.name}: {self.outstanding} updates still unanswered")
+        # This process runs the load generator and the fake Bot API that times every reply. A full
+        # collection of its heap (every call the fakes recorded) stopped both for about 50 ms in
+        # the middle of a run, which read as a stall of the bot under test. Collected here, and not
+        # during the run: `_end` (or `_abandon`, if the run fails) lets the collector run again.
+        gc.collect()
+        gc.disable()
         self.measuring = _Measuring(perf_counter(), self.target.cpu_seconds())
         return self.measuring
 
-    def _end(self, measuring: _Measuring, chats: int, offered: float | None) -> LoadRun:
+    def _abandon(self) -> None:
         self.measuring = None
+        gc.enable()
+
+    def _end(self, measuring: _Measuring, chats: int, offered: float | None) -> LoadRun:
+        self._abandon()
         cpu = self.target.cpu_seconds() - measuring.cpu
         if not measuring.latencies:
             raise BenchError(f"{self.target.name}: no update was answered")
@@ -467,9 +478,13 @@ class Generator:
                 await self._wait_reply(waiter)
 
         share, extra = divmod(updates, len(chats))
-        async with asyncio.TaskGroup() as group:
-            for index, chat in enumerate(chats):
-                group.create_task(chat_loop(chat, share + (1 if index < extra else 0)))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, chat in enumerate(chats):
+                    group.create_task(chat_loop(chat, share + (1 if index < extra else 0)))
+        except BaseException:
+            self._abandon()
+            raise
         return self._end(measuring, len(chats), None)
 
     async def open(self, chats: Sequence[int], rate: float, seconds: float, text: str = ANSWER) -> LoadRun:
@@ -478,23 +493,27 @@ class Generator:
         total = max(1, round(rate * seconds))
         bodies = [self._body(chats[index % len(chats)], text) for index in range(total)]
         measuring = self._begin()
-        begin = measuring.started + 0.01
-        measuring.started = begin
-        async with asyncio.TaskGroup() as group:
-            for index, body in enumerate(bodies):
-                due = begin + index / rate
-                delay = due - perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                else:
-                    measuring.lag = max(measuring.lag, -delay)
-                group.create_task(self._post(chats[index % len(chats)], body, due))
-        drain = max(REPLY_SECONDS, 3 * total / SHIPPED_GLOBAL_RATE)
         try:
-            await asyncio.wait_for(self.idle.wait(), drain)
-        except asyncio.TimeoutError:
-            self.target.check_alive()
-            raise BenchError(f"{self.target.name}: {self.outstanding} of {total} updates unanswered after {drain:.0f} s") from None
+            begin = measuring.started + 0.01
+            measuring.started = begin
+            async with asyncio.TaskGroup() as group:
+                for index, body in enumerate(bodies):
+                    due = begin + index / rate
+                    delay = due - perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    else:
+                        measuring.lag = max(measuring.lag, -delay)
+                    group.create_task(self._post(chats[index % len(chats)], body, due))
+            drain = max(REPLY_SECONDS, 3 * total / SHIPPED_GLOBAL_RATE)
+            try:
+                await asyncio.wait_for(self.idle.wait(), drain)
+            except asyncio.TimeoutError:
+                self.target.check_alive()
+                raise BenchError(f"{self.target.name}: {self.outstanding} of {total} updates unanswered after {drain:.0f} s") from None
+        except BaseException:
+            self._abandon()
+            raise
         return self._end(measuring, len(chats), rate)
 
 
