@@ -162,7 +162,9 @@ def _serve_batch(calls: list[Call], ride: CarriedRide, service: CaseService) -> 
             for call in calls:
                 outcomes.append(_run(call, service))
                 if not outcomes[-1][0]:
-                    break  # the batch is undone at its end; what follows would be run twice
+                    # Whether or not it failed inside a transaction block, it may have written
+                    # something: the batch is rolled back here, and every call runs again alone.
+                    raise BatchUndone(f"call {call.call_id} failed")
     except BatchUndone:
         return [_serve_alone(call, ride, service) for call in calls]
     except Exception as error:  # noqa: BLE001 - the commit failed: none of the calls is stored

@@ -304,3 +304,17 @@ def test_a_failed_call_undoes_its_batch_and_every_call_of_it_then_runs_alone(tmp
     with Database(url).reading() as session:
         stored = {row.volunteer: row.state["step"] for row in session.execute(select(CaseSession.volunteer, CaseSession.state))}
     assert stored == {volunteers[0]: 3, volunteers[1]: 2, volunteers[2]: 3}
+
+    # A call that fails before any transaction of its own still undoes its batch, and every call,
+    # the ones after it included, gets its answer.
+    def broken(service: Any, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("failed before its transaction")
+
+    mocker.patch.dict(step_worker.OPERATIONS, {"broken": broken})
+    alone.reset_mock()
+    mixed = calls([301, 302, 303], undone)
+    mixed[1] = replace(mixed[1], operation="broken")
+    answered = step_worker._serve_batch(mixed, ride, service)
+    assert [answer.call_id for answer in answered] == [call.call_id for call in mixed]
+    assert [answer.ok for answer in answered] == [True, False, True] and isinstance(answered[1].value, RuntimeError)
+    assert alone.call_count == 3
