@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -119,14 +119,16 @@ def lock_case(session: Session, case_id: str) -> CaseSession | None:
 
 def case_for_step(session: Session, case_id: str) -> CaseRecord | None:
     """Read a case for a step, locked as `lock_case` locks it."""
-    row = session.connection().execute(_RECORD_BY_ID, {"case_id": case_id}).first()
-    return CaseRecord(**row._mapping) if row is not None else None
+    return _record(session.connection().execute(_RECORD_BY_ID, {"case_id": case_id}).first())
 
 
 def find_open_case(session: Session, volunteer: str, *, lock: bool = False) -> CaseRecord | None:
     """The volunteer's most recent unfinished (active or paused) case, if any; with `lock`, read
     for a step as `case_for_step` does."""
-    row = session.connection().execute(_OPEN_CASE_LOCKED if lock else _OPEN_CASE, {"volunteer": volunteer}).first()
+    return _record(session.connection().execute(_OPEN_CASE_LOCKED if lock else _OPEN_CASE, {"volunteer": volunteer}).first())
+
+
+def _record(row: Row[Any] | None) -> CaseRecord | None:
     return CaseRecord(**row._mapping) if row is not None else None
 
 

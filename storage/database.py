@@ -29,7 +29,8 @@ class DatabaseUrlError(ValueError):
 
 
 class BatchUndone(RuntimeError):
-    """A block inside `Database.batch()` raised, so the batch was rolled back: nothing of it is stored."""
+    """A `Database.batch()` was rolled back, because a block inside it raised (or its caller raised
+    this to undo it): nothing of the batch is stored."""
 
 
 Taken = TypeVar("Taken")
